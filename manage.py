@@ -1,0 +1,129 @@
+"""The command line over the same functions the dashboard uses.
+
+    python manage.py init                      create the schema (idempotent)
+    python manage.py import PATIENTS.csv RESULTS.csv [--measures M.csv] [--value-map MAP.csv]
+    python manage.py sample [--patients N] [--seed S]
+    python manage.py status
+
+Exit codes: 0 success, 1 a failure of the system (e.g. the database cannot be reached),
+2 refused input (nothing changed).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from sample_data.load import DEFAULT_PATIENTS, DEFAULT_SEED
+
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
+
+
+def _init(args) -> int:
+    from store import describe, ensure_schema
+
+    ensure_schema(args.database_url)
+    print(f"Schema ready in {describe(args.database_url)}")
+    return EXIT_OK
+
+
+def _import(args) -> int:
+    from store import import_extract
+
+    for path in (args.patients, args.results, args.measures, args.value_map):
+        if path is not None and not Path(path).is_file():
+            print(f"Import refused: {path}: no such file; the database was not changed.",
+                  file=sys.stderr)
+            return EXIT_REFUSED
+    summary = import_extract(args.patients, args.results, measures_csv=args.measures,
+                             value_map_csv=args.value_map, database_url=args.database_url)
+    _print_summary(summary)
+    return EXIT_OK
+
+
+def _sample(args) -> int:
+    from sample_data.load import load_sample
+
+    summary = load_sample(args.database_url, patients=args.patients, seed=args.seed,
+                          end_period=args.end)
+    _print_summary(summary)
+    return EXIT_OK
+
+
+def _status(args) -> int:
+    from store import status
+
+    print(json.dumps(status(args.database_url), indent=2, default=str))
+    return EXIT_OK
+
+
+def _print_summary(summary) -> None:
+    for warning in summary.warnings:
+        print(f"Note: {warning}", file=sys.stderr)
+    print(f"Imported {summary.patients:,} patients, {summary.results:,} results and "
+          f"{summary.measures} measures in {summary.seconds:.1f} s (batch {summary.batch_id}).")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="manage.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=None,
+                        help="SQLAlchemy URL (default: EQUITY_DATABASE_URL or data/equity.db)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("init", help="create the database schema").set_defaults(run=_init)
+
+    load = commands.add_parser("import", help="replace the data with an extract (one transaction)")
+    load.add_argument("patients", metavar="PATIENTS.csv")
+    load.add_argument("results", metavar="RESULTS.csv")
+    load.add_argument("--measures", metavar="MEASURES.csv",
+                      help="measure catalog extending the shipped one")
+    load.add_argument("--value-map", metavar="MAP.csv",
+                      help="column,local_value,standard_value: translate local codes")
+    load.set_defaults(run=_import)
+
+    sample = commands.add_parser("sample", help="generate and import a synthetic health system")
+    sample.add_argument("--patients", type=_positive, default=DEFAULT_PATIENTS, metavar="N")
+    sample.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="S")
+    sample.add_argument("--end", default=None, metavar="YYYY-MM",
+                        help="last month of the 24 generated (default 2026-10)")
+    sample.set_defaults(run=_sample)
+
+    commands.add_parser("status", help="row counts and the last import, as JSON").set_defaults(
+        run=_status)
+    return parser
+
+
+def _positive(text: str) -> int:
+    number = int(text)
+    if number <= 0:
+        raise argparse.ArgumentTypeError("must be a positive whole number")
+    return number
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from store import ImportRefused, describe
+
+    try:
+        return args.run(args)
+    except ImportRefused as refused:
+        print(refused, file=sys.stderr)
+        return EXIT_REFUSED
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        print(f"Database error at {describe(args.database_url)}: {reason}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as error:
+        if os.environ.get("EQUITY_DEBUG"):
+            raise
+        print(f"Failed: {type(error).__name__}: {error} (set EQUITY_DEBUG=1 for the details)",
+              file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""What is loaded: patients, results, measures and the last import."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import store
+
+st.title("Health equity dashboard")
+loaded = store.status()
+
+if not loaded["patients"]:
+    st.info(
+        "No data is loaded yet. Load your extract with "
+        "`python manage.py import PATIENTS.csv RESULTS.csv`, or sample data with "
+        "`python manage.py sample`."
+    )
+    st.stop()
+
+first, last = loaded["periods"]["first"], loaded["periods"]["last"]
+columns = st.columns(4)
+columns[0].metric("Patients", f"{loaded['patients']:,}")
+columns[1].metric("Measured cases", f"{loaded['results']:,}")
+columns[2].metric("Measures in the catalog", f"{loaded['measures']:,}")
+columns[3].metric("Months", f"{first} to {last}" if first else "none")
+
+batch = loaded["last_import"]
+if batch:
+    origin = "synthetic sample data" if batch["source"] == "sample" else "an extract"
+    st.caption(
+        f"Data as of {batch['finished_at'][:16].replace('T', ' ')} UTC: batch "
+        f"{batch['batch_id']}, {origin} ({', '.join(f['name'] for f in batch['files'])})."
+    )
+
+st.subheader("Measures")
+table = pd.DataFrame(store.measures_loaded())
+table["direction"] = table["higher_is_better"].map({True: "higher is better",
+                                                    False: "lower is better"})
+st.dataframe(
+    table[["name", "measure_id", "kind", "direction", "cases", "first_period", "last_period"]],
+    hide_index=True,
+    column_config={
+        "name": "Measure",
+        "measure_id": "ID",
+        "kind": "Kind",
+        "direction": "Direction",
+        "cases": st.column_config.NumberColumn("Cases counted", format="localized"),
+        "first_period": "First month",
+        "last_period": "Last month",
+    },
+)

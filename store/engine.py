@@ -1,0 +1,78 @@
+"""Where the data lives: one engine per database URL, taken from EQUITY_DATABASE_URL."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+
+from store.schema import metadata
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATABASE_URL = f"sqlite:///{REPO / 'data' / 'equity.db'}"
+
+
+def database_url(url: str | None = None) -> str:
+    """The URL to use: the one given, else EQUITY_DATABASE_URL, else the embedded SQLite file."""
+    return url or os.environ.get("EQUITY_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def describe(url: str | None = None) -> str:
+    """The URL with any password hidden, for messages and the status output."""
+    return make_url(database_url(url)).render_as_string(hide_password=True)
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def _engine_for(url: str) -> Engine:
+    if url not in _ENGINES:
+        _ENGINES[url] = _create(url)
+    return _ENGINES[url]
+
+
+def _create(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL lets the dashboard keep reading the previous data while an import is being written,
+    # which is what makes "one transaction" visible to readers as all-or-nothing.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The shared engine for a URL (default: EQUITY_DATABASE_URL or data/equity.db)."""
+    return _engine_for(database_url(url))
+
+
+def ensure_schema(url: str | None = None) -> Engine:
+    """Create any missing table; safe to call on every start."""
+    engine = get_engine(url)
+    metadata.create_all(engine, checkfirst=True)
+    return engine
+
+
+def schema_exists(url: str | None = None) -> bool:
+    engine = get_engine(url)
+    names = set(inspect(engine).get_table_names())
+    return all(table in names for table in metadata.tables)
+
+
+def dispose_engine(url: str | None = None) -> None:
+    """Close the pooled connections of a URL's engine and forget it (tests, reloads)."""
+    engine = _ENGINES.pop(database_url(url), None)
+    if engine is not None:
+        engine.dispose()

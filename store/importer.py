@@ -1,0 +1,378 @@
+"""Import a health system's extract (patients, results, measures) as one transaction.
+
+Every row is checked against docs/data-contract.md before anything is committed. When a
+problem is found, reading goes on so that the report is complete, nothing is written, and
+`ImportRefused` lists the file, line, column, value and rule of each problem.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, delete, insert
+
+from store import vocabulary
+from store.csvfile import FileInfo, read_chunks
+from store.engine import ensure_schema
+from store.problems import ImportRefused, Problems
+from store.schema import import_batches, measures, patients, results
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_MEASURES = REPO / "metrics" / "measures.csv"
+
+PATIENT_REQUIRED = (
+    "patient_id", "birth_year", "sex", "race", "ethnicity",
+    "preferred_language", "interpreter_needed", "payer",
+)
+PATIENT_OPTIONAL = ("adi_decile",)
+RESULT_REQUIRED = ("patient_id", "measure_id", "period", "site", "numerator", "denominator")
+RESULT_OPTIONAL = ("value",)
+MEASURE_REQUIRED = ("measure_id", "name", "kind", "higher_is_better")
+MEASURE_OPTIONAL = ("unit", "description")
+VALUE_MAP_REQUIRED = ("column", "local_value", "standard_value")
+# Columns whose local codes a value map may translate.
+MAPPABLE = ("race", "ethnicity", "sex", "payer", "interpreter_needed", "preferred_language",
+            "site", "measure_id")
+
+BIRTH_YEAR_RANGE = (1850, 2100)
+_INTEGER = r"[+-]?\d+"
+_PERIOD = r"\d{4}-(0[1-9]|1[0-2])"
+_NUMBER = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
+
+
+@dataclass
+class ImportSummary:
+    batch_id: int
+    patients: int
+    results: int
+    measures: int
+    seconds: float
+    files: list[dict]
+    warnings: list[str] = field(default_factory=list)
+
+
+def import_extract(
+    patients_csv: str | Path,
+    results_csv: str | Path,
+    measures_csv: str | Path | None = None,
+    value_map_csv: str | Path | None = None,
+    database_url: str | None = None,
+    source: str = "import",
+    chunk_rows: int = 100_000,
+) -> ImportSummary:
+    """Replace the current patients and results with the extract's, all or nothing.
+
+    Readers keep seeing the previous data until the new data is complete and committed.
+    Raises `ImportRefused` (nothing changed) when any input breaks the data contract.
+    """
+    started = time.perf_counter()
+    started_at = datetime.now(UTC)
+    problems = Problems()
+    files = [FileInfo("patients", Path(patients_csv)), FileInfo("results", Path(results_csv))]
+
+    value_map: dict[str, dict[str, str]] = {}
+    if value_map_csv is not None:
+        files.append(FileInfo("value_map", Path(value_map_csv)))
+        value_map = _read_value_map(files[-1], problems)
+    catalog_info = FileInfo("measures", Path(measures_csv or DEFAULT_MEASURES))
+    if measures_csv is not None:
+        files.append(catalog_info)
+    catalog = _read_measures(catalog_info, problems)
+    if measures_csv is not None:
+        # A supplied catalog extends and overrides the shipped one.
+        shipped = _read_measures(FileInfo("measures", DEFAULT_MEASURES), Problems())
+        catalog = {**shipped, **catalog}
+
+    engine = ensure_schema(database_url)
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            conn.execute(delete(results))
+            conn.execute(delete(patients))
+            conn.execute(delete(measures))
+            if catalog:
+                conn.execute(insert(measures), list(catalog.values()))
+            keys = _load_patients(conn, files[0], value_map, problems, chunk_rows)
+            if problems and not keys:
+                # The patients file could not be read at all: checking each result against
+                # it would only repeat that problem once per row.
+                keys = None
+            result_rows = _load_results(conn, files[1], value_map, catalog, keys, problems,
+                                        chunk_rows)
+            if problems:
+                raise ImportRefused(problems)
+            described = [info.describe() for info in files]
+            batch_id = conn.execute(
+                insert(import_batches).returning(import_batches.c.batch_id),
+                {
+                    "started_at": started_at,
+                    "finished_at": datetime.now(UTC),
+                    "source": source,
+                    "outcome": "succeeded",
+                    "files": json.dumps(described),
+                    "patients": len(keys or ()),
+                    "results": result_rows,
+                    "measures": len(catalog),
+                    "message": None,
+                },
+            ).scalar_one()
+            transaction.commit()
+        except BaseException:
+            transaction.rollback()
+            raise
+
+    warnings = [
+        f"{info.name}: ignored unknown column{'s' if len(info.ignored_columns) > 1 else ''} "
+        + ", ".join(info.ignored_columns)
+        for info in files if info.ignored_columns
+    ]
+    return ImportSummary(batch_id, len(keys or ()), result_rows, len(catalog),
+                         time.perf_counter() - started, described, warnings)
+
+
+# --- the files ----------------------------------------------------------------------------
+
+def _read_value_map(info: FileInfo, problems: Problems) -> dict[str, dict[str, str]]:
+    mapping: dict[str, dict[str, str]] = {}
+    for frame, lines in read_chunks(info, VALUE_MAP_REQUIRED, (), problems):
+        for column, local, standard, line in zip(
+            frame["column"].str.lower(), frame["local_value"], frame["standard_value"], lines
+        ):
+            if column not in MAPPABLE:
+                problems.add(info.name, int(line), "column", column,
+                             "a value map may translate: " + ", ".join(MAPPABLE))
+                continue
+            if not local:
+                problems.add(info.name, int(line), "local_value", local, "must not be empty")
+                continue
+            known = mapping.setdefault(column, {}).get(local.lower())
+            if known is not None and known != standard:
+                problems.add(info.name, int(line), "standard_value", standard,
+                             f"{local!r} is already mapped to {known!r} in this file")
+                continue
+            mapping[column][local.lower()] = standard
+    return mapping
+
+
+def _read_measures(info: FileInfo, problems: Problems) -> dict[str, dict]:
+    catalog: dict[str, dict] = {}
+    booleans = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
+    for frame, lines in read_chunks(info, MEASURE_REQUIRED, MEASURE_OPTIONAL, problems):
+        for row, line in zip(frame.to_dict("records"), lines):
+            line = int(line)
+            measure_id = row["measure_id"]
+            if not measure_id:
+                problems.add(info.name, line, "measure_id", "", "must not be empty")
+                continue
+            if measure_id in catalog:
+                problems.add(info.name, line, "measure_id", measure_id, "duplicate measure_id")
+                continue
+            if not row["name"]:
+                problems.add(info.name, line, "name", "", "must not be empty")
+            kind = row["kind"].lower()
+            if kind not in vocabulary.MEASURE_KINDS:
+                problems.add(info.name, line, "kind", row["kind"], "one of: proportion, mean")
+            higher = booleans.get(row["higher_is_better"].lower())
+            if higher is None:
+                problems.add(info.name, line, "higher_is_better", row["higher_is_better"],
+                             "true or false")
+            catalog[measure_id] = {
+                "measure_id": measure_id,
+                "name": row["name"],
+                "kind": kind,
+                "higher_is_better": bool(higher),
+                "unit": row["unit"] or None,
+                "description": row["description"] or None,
+            }
+    return catalog
+
+
+def _load_patients(conn: Connection, info: FileInfo, value_map, problems: Problems,
+                   chunk_rows: int) -> dict[str, int]:
+    """Check and insert the patients; returns patient_id -> surrogate key."""
+    keys: dict[str, int] = {}
+    first_line: list[int] = []
+    for frame, lines in read_chunks(info, PATIENT_REQUIRED, PATIENT_OPTIONAL, problems,
+                                    chunk_rows):
+        frame = _apply_value_map(frame, value_map)
+        ids = frame["patient_id"].tolist()
+        chunk_keys = np.zeros(len(frame), dtype=np.int64)
+        for position, (patient_id, line) in enumerate(zip(ids, lines)):
+            if not patient_id:
+                problems.add(info.name, int(line), "patient_id", "", "required: must not be empty")
+                continue
+            known = keys.get(patient_id)
+            if known is not None:
+                problems.add(info.name, int(line), "patient_id", patient_id,
+                             f"duplicate patient_id: first seen on line {first_line[known - 1]:,}")
+                continue
+            keys[patient_id] = chunk_keys[position] = len(keys) + 1
+            first_line.append(int(line))
+
+        birth_year = _integers(frame["birth_year"], info.name, "birth_year", lines, problems,
+                               BIRTH_YEAR_RANGE, "a whole-number year from 1850 to 2100")
+        adi = _integers(frame["adi_decile"], info.name, "adi_decile", lines, problems,
+                        (1, 10), "a whole number from 1 to 10")
+        labels = {
+            column: _controlled(frame[column], info.name, column, lines, problems)
+            for column in ("sex", "race", "ethnicity", "interpreter_needed", "payer")
+        }
+        if problems:
+            continue  # keep checking the rest of the file, but write nothing more
+        language = frame["preferred_language"].where(frame["preferred_language"] != "", None)
+        rows = pd.DataFrame({
+            "patient_key": chunk_keys,
+            "patient_id": frame["patient_id"],
+            "birth_year": birth_year,
+            "sex": labels["sex"],
+            "race": labels["race"],
+            "ethnicity": labels["ethnicity"],
+            "preferred_language": language,
+            "interpreter_needed": labels["interpreter_needed"],
+            "payer": labels["payer"],
+            "adi_decile": adi,
+        })
+        conn.execute(insert(patients), _records(rows))
+    return keys
+
+
+def _load_results(conn: Connection, info: FileInfo, value_map, catalog: dict[str, dict],
+                  keys: dict[str, int] | None, problems: Problems, chunk_rows: int) -> int:
+    written = 0
+    mean_measures = {m for m, row in catalog.items() if row["kind"] == "mean"}
+    for frame, lines in read_chunks(info, RESULT_REQUIRED, RESULT_OPTIONAL, problems,
+                                    chunk_rows):
+        frame = _apply_value_map(frame, value_map)
+
+        empty = (frame["patient_id"] == "").to_numpy()
+        if keys is None:
+            patient_key = None
+            unmatched = np.zeros(len(frame), dtype=bool)
+        else:
+            patient_key = frame["patient_id"].map(keys)
+            unmatched = patient_key.isna().to_numpy()
+        _report_each(frame["patient_id"], empty, info.name, "patient_id", lines, problems,
+                     "required: must not be empty")
+        _report_each(frame["patient_id"], unmatched & ~empty, info.name, "patient_id", lines,
+                     problems, "no patient with this patient_id in the patients file")
+
+        measure_id = frame["measure_id"]
+        unknown = ~measure_id.isin(catalog.keys()).to_numpy()
+        _report_grouped(measure_id, unknown, info.name, "measure_id", lines, problems,
+                        "not in the measure catalog (add it with --measures)")
+
+        bad_period = ~frame["period"].str.fullmatch(_PERIOD).to_numpy(dtype=bool)
+        _report_each(frame["period"], bad_period, info.name, "period", lines, problems,
+                     "a month as YYYY-MM (e.g. 2025-03)")
+
+        no_site = (frame["site"] == "").to_numpy()
+        _report_each(frame["site"], no_site, info.name, "site", lines, problems,
+                     "required: must not be empty")
+
+        is_mean = measure_id.isin(mean_measures).to_numpy()
+        numerator = frame["numerator"].where(~(is_mean & (frame["numerator"] == "")), "0")
+        bad_num = ~numerator.isin(("0", "1")).to_numpy()
+        _report_each(numerator, bad_num, info.name, "numerator", lines, problems, "0 or 1")
+        bad_den = ~frame["denominator"].isin(("0", "1")).to_numpy()
+        _report_each(frame["denominator"], bad_den, info.name, "denominator", lines, problems,
+                     "0 or 1 (0 = excluded case)")
+        num = np.where(bad_num, 0, numerator.to_numpy() == "1").astype(np.int8)
+        den = np.where(bad_den, 0, frame["denominator"].to_numpy() == "1").astype(np.int8)
+        over = ~bad_num & ~bad_den & (num > den)
+        _report_each(frame["numerator"], over, info.name, "numerator", lines, problems,
+                     "numerator cannot be 1 when denominator is 0")
+
+        raw_value = frame["value"]
+        has_value = (raw_value != "").to_numpy()
+        bad_value = has_value & ~raw_value.str.fullmatch(_NUMBER).to_numpy(dtype=bool)
+        _report_each(raw_value, bad_value, info.name, "value", lines, problems,
+                     "a number (e.g. 132 or 7.4), or empty")
+        needs_value = is_mean & (den == 1) & ~has_value
+        _report_each(raw_value, needs_value, info.name, "value", lines, problems,
+                     "required for a mean-type measure when denominator is 1")
+
+        if problems:
+            continue
+        value = pd.to_numeric(raw_value.where(has_value, None), errors="coerce")
+        rows = pd.DataFrame({
+            "patient_key": patient_key.astype("int64"),
+            "measure_id": measure_id,
+            "period": frame["period"],
+            "site": frame["site"],
+            "numerator": num,
+            "denominator": den,
+            "value": value,
+        })
+        conn.execute(insert(results), _records(rows))
+        written += len(rows)
+    return written
+
+
+# --- checks shared by the files ---------------------------------------------------------
+
+def _apply_value_map(frame: pd.DataFrame, value_map: dict[str, dict[str, str]]) -> pd.DataFrame:
+    for column, mapping in value_map.items():
+        if column in frame:
+            lowered = frame[column].str.lower()
+            mapped = lowered.map(mapping)
+            frame[column] = mapped.where(mapped.notna(), frame[column])
+    return frame
+
+
+def _controlled(values: pd.Series, file: str, column: str, lines, problems) -> pd.Series:
+    """Canonical labels for a controlled column; empty stays missing (NULL)."""
+    accepted = vocabulary.ACCEPTED[column]
+    labels = values.str.lower().map(accepted)
+    outside = (labels.isna() & (values != "")).to_numpy()
+    _report_grouped(values, outside, file, column, lines, problems,
+                    "not in the vocabulary: " + vocabulary.RULES[column])
+    return labels.astype(object).where(labels.notna(), None)
+
+
+def _integers(values: pd.Series, file: str, column: str, lines, problems,
+              bounds: tuple[int, int], rule: str) -> pd.Series:
+    present = (values != "").to_numpy()
+    well_formed = values.str.fullmatch(_INTEGER).to_numpy(dtype=bool)
+    numbers = pd.to_numeric(values.where(present & well_formed, None), errors="coerce")
+    in_range = numbers.between(*bounds).to_numpy()
+    bad = present & ~(well_formed & in_range)
+    _report_each(values, bad, file, column, lines, problems, rule)
+    return numbers.astype("Int64")
+
+
+def _report_each(values: pd.Series, bad: np.ndarray, file, column, lines, problems, rule):
+    positions = np.flatnonzero(bad)
+    for done, position in enumerate(positions):
+        if problems.full:
+            problems.add_count(len(positions) - done)
+            return
+        problems.add(file, int(lines[position]), column, values.iat[position], rule)
+
+
+def _report_grouped(values: pd.Series, bad: np.ndarray, file, column, lines, problems, rule):
+    """One problem per distinct value, with its row count and first line."""
+    if not bad.any():
+        return
+    offending = pd.DataFrame({"value": values.to_numpy()[bad], "line": lines[bad]})
+    grouped = offending.groupby("value", sort=False)["line"].agg(["min", "size"])
+    for value, (line, count) in grouped.iterrows():
+        problems.add_grouped(file, int(line), column, value, rule, int(count))
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts of plain Python values (None for missing), ready for executemany."""
+    columns = {}
+    for name in frame.columns:
+        series = frame[name]
+        mask = series.isna().to_numpy()
+        values = series.astype(object).to_numpy(copy=True)
+        if mask.any():
+            values[mask] = None
+        columns[name] = values.tolist()
+    names = list(columns)
+    return [dict(zip(names, row)) for row in zip(*columns.values())]

@@ -1,0 +1,108 @@
+"""Fixtures shared by the whole suite."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _reference_dir() -> Path:
+    # The published reference values live beside the repository (../shared/reference) and are
+    # not copied into it (their licences are GPL-3 and AGPL-3); EQUITY_REFERENCE_DIR overrides.
+    return Path(os.environ.get("EQUITY_REFERENCE_DIR", REPO.parent / "shared" / "reference"))
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    path = _reference_dir()
+    if not path.is_dir():
+        pytest.skip(f"published reference values not found at {path} (set EQUITY_REFERENCE_DIR)")
+    return path
+
+
+# --- databases ----------------------------------------------------------------------------
+# Every test that takes `database_url` runs twice: on a fresh SQLite file and on a fresh
+# schema of the machine's PostgreSQL (skipped, with the reason, when the server is not there).
+
+POSTGRES_URL = os.environ.get(
+    "EQUITY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_problem() -> str | None:
+    try:
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        url = make_url(POSTGRES_URL)
+        with psycopg.connect(
+            host=url.host, port=url.port or 5432, user=url.username, password=url.password,
+            dbname=url.database, connect_timeout=3,
+        ):
+            return None
+    except Exception as error:  # any failure means: no server to test against
+        return f"PostgreSQL at {POSTGRES_URL} does not answer: {error}"
+
+
+_POSTGRES_PROBLEM: list[str | None] = []
+
+
+def postgres_problem() -> str | None:
+    if not _POSTGRES_PROBLEM:
+        _POSTGRES_PROBLEM.append(_postgres_problem())
+    return _POSTGRES_PROBLEM[0]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A URL to an empty database of each kind; the engine is disposed afterwards."""
+    from store.engine import dispose_engine
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'equity.db'}"
+        yield url
+        dispose_engine(url)
+        return
+    problem = postgres_problem()
+    if problem:
+        if os.environ.get("EQUITY_REQUIRE_POSTGRES") == "1":
+            pytest.fail(problem + " (EQUITY_REQUIRE_POSTGRES=1)")
+        pytest.skip(problem)
+    url, drop = _fresh_postgres_schema()
+    try:
+        yield url
+    finally:
+        dispose_engine(url)
+        drop()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    from store.engine import dispose_engine
+
+    url = f"sqlite:///{tmp_path / 'equity.db'}"
+    yield url
+    dispose_engine(url)
+
+
+def _fresh_postgres_schema():
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    schema = f"equity_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+
+    def drop():
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    return url, drop

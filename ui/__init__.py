@@ -1,0 +1,1 @@
+"""Streamlit pieces shared by the pages: the data boundary, messages, the sidebar."""
