@@ -4,6 +4,9 @@
     python manage.py import PATIENTS.csv RESULTS.csv [--measures M.csv] [--value-map MAP.csv]
     python manage.py sample [--patients N] [--seed S]
     python manage.py status
+    python manage.py metrics --measure ID --by COLUMN [--by COLUMN2]
+        [--where COLUMN=VALUE ...] [--from YYYY-MM] [--to YYYY-MM]
+        [--reference largest|best|overall|GROUP] [--format csv|json]
 
 Exit codes: 0 success, 1 a failure of the system (e.g. the database cannot be reached),
 2 refused input (nothing changed).
@@ -52,6 +55,25 @@ def _sample(args) -> int:
     return EXIT_OK
 
 
+def _metrics(args) -> int:
+    import metrics
+
+    where: dict[str, list[str]] = {}
+    for condition in args.where:
+        column, sep, value = condition.partition("=")
+        if not sep or not column.strip():
+            raise ValueError(f"--where takes COLUMN=VALUE, not {condition!r}")
+        where.setdefault(column.strip(), []).append(value)
+    table = metrics.stratify(args.measure, args.by, where=where, period_from=args.period_from,
+                             period_to=args.period_to, reference=args.reference,
+                             database_url=args.database_url)
+    if args.format == "json":
+        print(table.to_json(orient="records", indent=2))
+    else:
+        sys.stdout.write(table.to_csv(index=False))
+    return EXIT_OK
+
+
 def _status(args) -> int:
     from store import status
 
@@ -92,6 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("status", help="row counts and the last import, as JSON").set_defaults(
         run=_status)
+
+    table = commands.add_parser("metrics", help="print the disparity table of a measure")
+    table.add_argument("--measure", required=True, metavar="ID")
+    table.add_argument("--by", required=True, action="append", metavar="COLUMN",
+                       help="stratifier; give it twice to cross two")
+    table.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
+                       help="filter; repeat a column to allow several values")
+    table.add_argument("--from", dest="period_from", metavar="YYYY-MM")
+    table.add_argument("--to", dest="period_to", metavar="YYYY-MM")
+    table.add_argument("--reference", default="largest", metavar="largest|best|overall|GROUP")
+    table.add_argument("--format", choices=("csv", "json"), default="csv")
+    table.set_defaults(run=_metrics)
     return parser
 
 
@@ -112,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except ImportRefused as refused:
         print(refused, file=sys.stderr)
+        return EXIT_REFUSED
+    except ValueError as error:
+        print(f"Refused: {error}", file=sys.stderr)
         return EXIT_REFUSED
     except SQLAlchemyError as error:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]

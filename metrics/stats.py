@@ -19,6 +19,7 @@ its denominator, an unknown method) raise ``ValueError`` naming the argument.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from fractions import Fraction
@@ -68,7 +69,10 @@ def _check_confidence(confidence) -> float:
     return level
 
 
+@functools.lru_cache(maxsize=64)
 def _z(confidence: float) -> float:
+    # Cached: a disparity table asks for the same quantile hundreds of times, and scipy's
+    # ppf costs far more than the arithmetic around it.
     return float(stats.norm.ppf(1.0 - (1.0 - confidence) / 2.0))
 
 

@@ -1,0 +1,222 @@
+"""The disparity table: each group's rate compared with a reference group, flagged honestly.
+
+Conventions (docs/methods.md): Wilson intervals for proportions and Student t for means;
+difference = group - reference (Newcombe hybrid score for proportions, Welch for means);
+ratio = group / reference (Katz log interval; delta method for means); two-sided p from the
+pooled two-proportion z-test (Welch's t-test for means). A group is flagged when p <= 0.05 and
+it is worse than the reference by a relative difference of at least 10 % in the adverse
+direction (AHRQ National Healthcare Quality and Disparities Report; Keppel & Pearcy).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from metrics import stats
+from metrics.strata import stratifier
+from store.vocabulary import NOT_KNOWN_GROUPS
+
+TABLE_COLUMNS = (
+    "denominator", "numerator", "rate", "rate_lower", "rate_upper", "is_reference",
+    "difference", "difference_lower", "difference_upper", "ratio", "ratio_lower",
+    "ratio_upper", "p_value", "flagged", "suppressed", "unstable",
+)
+REFERENCE_CHOICES = ("largest", "best", "overall")
+SIGNIFICANCE = 0.05
+RELATIVE_DIFFERENCE = 0.10  # in the adverse direction
+SMALL_CELL = (1, 10)  # a count in this range is never shown (CMS cell-size policy)
+UNSTABLE_BELOW = 30  # denominators below this are marked unstable (NCHS)
+JOIN = " | "  # how a crossed group is written, e.g. "Asian | Spanish"
+
+
+def is_known(label: str) -> bool:
+    return not any(part in NOT_KNOWN_GROUPS for part in label.split(JOIN))
+
+
+def small_cell(count) -> bool:
+    return SMALL_CELL[0] <= count <= SMALL_CELL[1]
+
+
+def primary_suppression(counts: pd.DataFrame, kind: str) -> np.ndarray:
+    """Groups whose numerator, denominator or non-events is a small cell (1 to 10)."""
+    denominator = counts["denominator"].to_numpy()
+    suppressed = (denominator >= SMALL_CELL[0]) & (denominator <= SMALL_CELL[1])
+    if kind == "proportion":
+        for count in (counts["numerator"].to_numpy(), denominator - counts["numerator"].to_numpy()):
+            suppressed |= (count >= SMALL_CELL[0]) & (count <= SMALL_CELL[1])
+    return suppressed
+
+
+def complementary_suppression(counts: pd.DataFrame, names: Sequence[str],
+                              suppressed: np.ndarray) -> np.ndarray:
+    """Also hide the smallest other group wherever a margin has exactly one hidden group.
+
+    A total (the overall rate, or a margin of a crossed table) minus the shown groups would
+    otherwise give the hidden group back. For a crossed table both margins are checked until
+    nothing changes; the whole table is one margin too (the overall total is shown elsewhere).
+    """
+    suppressed = suppressed.copy()
+    denominator = counts["denominator"].to_numpy()
+    margins = [np.zeros(len(counts), dtype=int)]  # the whole table
+    if len(names) == 2:
+        margins += [pd.factorize(counts[name])[0] for name in names]
+    changed = True
+    while changed:
+        changed = False
+        for margin in margins:
+            for key in np.unique(margin):
+                members = np.flatnonzero(margin == key)
+                hidden = suppressed[members]
+                if hidden.sum() != 1 or len(members) < 2:
+                    continue
+                shown = members[~hidden]
+                # A hidden group with no cases at all reveals nothing.
+                if denominator[members[hidden]].sum() == 0:
+                    continue
+                smallest = shown[np.argmin(denominator[shown])]
+                suppressed[smallest] = True
+                changed = True
+    return suppressed
+
+
+def choose_reference(labels: list[str], denominator: np.ndarray, rate: np.ndarray,
+                     suppressed: np.ndarray, unstable: np.ndarray, reference: str,
+                     higher_is_better: bool) -> int | None:
+    """Row position of the reference group; None for "overall", or when no group qualifies.
+
+    Automatic choices consider only known groups that are shown (never Missing, Unknown or
+    Asked but no answer); "best" prefers groups that are not unstable.
+    """
+    if reference == "overall":
+        return None
+    candidates = [i for i, label in enumerate(labels) if is_known(label) and not suppressed[i]]
+    if reference == "largest":
+        return max(candidates, key=lambda i: denominator[i]) if candidates else None
+    if reference == "best":
+        stable = [i for i in candidates if not unstable[i]] or candidates
+        if not stable:
+            return None
+        pick = max if higher_is_better else min
+        return pick(stable, key=lambda i: rate[i])
+    if reference in labels:
+        return labels.index(reference)
+    raise ValueError(
+        f"reference group {reference!r} is not among the groups: {', '.join(labels)}; "
+        f"or choose one of {', '.join(REFERENCE_CHOICES)}"
+    )
+
+
+def disparity_table(counts: pd.DataFrame, by: Sequence[str], kind: str,
+                    higher_is_better: bool, reference: str = "largest",
+                    confidence: float = 0.95) -> pd.DataFrame:
+    """One row per group from counted cases (see metrics.aggregate.group_counts)."""
+    names = list(by)
+    keys = [tuple(stratifier(name).sort_key(str(value)) for name, value in zip(names, row))
+            for row in zip(*(counts[name] for name in names))]
+    counts = counts.iloc[sorted(range(len(counts)), key=keys.__getitem__)]
+    counts = counts.reset_index(drop=True)
+    labels = [JOIN.join(map(str, row)) for row in zip(*(counts[name] for name in names))]
+    cells = [_Cells(*row) for row in zip(counts["denominator"].tolist(),
+                                        counts["numerator"].tolist(),
+                                        counts["value_sum"].tolist(),
+                                        counts["value_sum_squares"].tolist())]
+    denominator = counts["denominator"].to_numpy()
+    estimates = np.array([_estimate(cell, kind, confidence) for cell in cells],
+                         dtype=float).reshape(len(cells), 3)
+    unstable = denominator < UNSTABLE_BELOW
+    suppressed = complementary_suppression(counts, names, primary_suppression(counts, kind))
+
+    position = choose_reference(labels, denominator, estimates[:, 0], suppressed, unstable,
+                                reference, higher_is_better)
+    if position is not None:
+        base = cells[position]
+    elif reference == "overall" and cells:
+        base = _Cells(*(sum(values) for values in zip(*cells)))
+    else:
+        base = None
+    # A hidden reference cannot anchor shown comparisons: its rate would be recoverable.
+    usable = base is not None and (position is None or not suppressed[position])
+    comparisons = np.array([
+        _compare(cell, base, kind, higher_is_better, confidence)
+        if usable and i != position else (math.nan,) * 7 + (0.0,)
+        for i, cell in enumerate(cells)
+    ], dtype=float).reshape(len(cells), 8)
+    comparisons[suppressed] = (math.nan,) * 7 + (0.0,)
+    estimates[suppressed] = math.nan
+
+    table = counts[names].copy()
+    for column in ("denominator", "numerator"):
+        table[column] = pd.array(np.where(suppressed, 0, counts[column]), dtype="Int64")
+        table.loc[suppressed, column] = pd.NA
+    table["rate"], table["rate_lower"], table["rate_upper"] = estimates.T
+    table["is_reference"] = np.arange(len(cells)) == (-1 if position is None else position)
+    for offset, column in enumerate(("difference", "difference_lower", "difference_upper",
+                                     "ratio", "ratio_lower", "ratio_upper", "p_value")):
+        table[column] = comparisons[:, offset]
+    table["flagged"] = comparisons[:, 7].astype(bool)
+    table["suppressed"] = suppressed
+    table["unstable"] = unstable
+    table.attrs.update({
+        "reference": reference,
+        "reference_group": labels[position] if position is not None else
+        ("Overall" if reference == "overall" else None),
+        "kind": kind,
+        "higher_is_better": higher_is_better,
+    })
+    return table
+
+
+class _Cells(NamedTuple):
+    denominator: float
+    numerator: float
+    value_sum: float
+    value_sum_squares: float
+
+
+def _estimate(cell: _Cells, kind: str, confidence: float) -> tuple[float, float, float]:
+    n = cell.denominator
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    if kind == "mean":
+        mean, sd = stats.mean_from_sums(n, cell.value_sum, cell.value_sum_squares)
+        return (mean, *stats.mean_interval(n, mean, sd, confidence))
+    return (cell.numerator / n, *stats.proportion_interval(cell.numerator, n, confidence))
+
+
+def _compare(group: _Cells, base: _Cells, kind: str, higher_is_better: bool,
+             confidence: float) -> tuple:
+    n1, n0 = group.denominator, base.denominator
+    if n1 == 0 or n0 == 0:
+        return (math.nan,) * 7 + (0.0,)
+    if kind == "mean":
+        m1, s1 = stats.mean_from_sums(n1, group.value_sum, group.value_sum_squares)
+        m0, s0 = stats.mean_from_sums(n0, base.value_sum, base.value_sum_squares)
+        difference = stats.mean_difference(n1, m1, s1, n0, m0, s0, confidence)
+        ratio = stats.mean_ratio(n1, m1, s1, n0, m0, s0, confidence)
+        p_value = stats.welch_p_value(n1, m1, s1, n0, m0, s0)
+        adverse_group, adverse_reference = (-m1, -m0) if higher_is_better else (m1, m0)
+        relative = (adverse_group - adverse_reference) / abs(m0) if m0 else math.inf
+    else:
+        x1, x0 = group.numerator, base.numerator
+        difference = stats.proportion_difference(x1, n1, x0, n0, confidence)
+        ratio = stats.proportion_ratio(x1, n1, x0, n0, confidence)
+        p_value = stats.two_proportion_p_value(x1, n1, x0, n0)
+        relative = relative_adverse_difference(x1 / n1, x0 / n0, higher_is_better)
+    flagged = p_value <= SIGNIFICANCE and relative >= RELATIVE_DIFFERENCE
+    return (*difference, *ratio, p_value, float(flagged))
+
+
+def relative_adverse_difference(rate: float, reference_rate: float,
+                                higher_is_better: bool) -> float:
+    """(adverse_group - adverse_reference) / adverse_reference, on the share who did not get
+    the care for a higher-is-better proportion, on the rate itself otherwise (Keppel &
+    Pearcy 2005); positive when the group is worse."""
+    adverse, adverse_reference = ((1 - rate, 1 - reference_rate) if higher_is_better
+                                  else (rate, reference_rate))
+    if adverse_reference == 0:
+        return math.inf if adverse > 0 else 0.0
+    return (adverse - adverse_reference) / adverse_reference

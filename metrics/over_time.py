@@ -1,0 +1,87 @@
+"""The disparity table month by month, with each group's control chart and its gap."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from metrics.aggregate import Where, group_counts, measure_definition
+from metrics.control import mean_chart, p_chart
+from metrics.disparity import disparity_table
+
+CHART_COLUMNS = ("centre", "lower_limit", "upper_limit", "beyond_limits", "shift", "chart")
+
+
+def over_time(
+    measure_id: str,
+    by: str,
+    where: Where = None,
+    period_from: str | None = None,
+    period_to: str | None = None,
+    reference: str = "largest",
+    chart: str = "auto",
+    database_url: str | None = None,
+) -> pd.DataFrame:
+    """One row per group and month: the disparity-table columns (the gap to the reference in
+    the same month), then the group's control chart: centre, lower_limit, upper_limit,
+    beyond_limits, shift, chart.
+
+    The reference group is chosen once, on the whole period range, so that every month is
+    compared with the same group. Small-cell suppression applies to each month's cells.
+    """
+    measure = measure_definition(measure_id, database_url)
+    kind, higher = measure["kind"], measure["higher_is_better"]
+    counts = group_counts(measure_id, [by, "period"], where, period_from, period_to,
+                          database_url)
+    whole = disparity_table(counts.groupby(by, as_index=False)[
+        ["denominator", "numerator", "value_sum", "value_sum_squares"]].sum(),
+        [by], kind, higher, reference)
+    anchor = whole.attrs["reference_group"]
+    if anchor is None:
+        anchor = "overall"
+
+    months = []
+    for _period, month in counts.groupby("period", sort=True):
+        present = month[by].astype(str).tolist()
+        month_reference = anchor if anchor == "overall" or anchor in present else None
+        if month_reference is None:
+            table = disparity_table(month, [by], kind, higher, "largest")
+            table[["is_reference", "difference", "difference_lower", "difference_upper",
+                   "ratio", "ratio_lower", "ratio_upper", "p_value"]] = [False] + [math.nan] * 7
+            table["flagged"] = False
+        else:
+            table = disparity_table(month, [by], kind, higher, month_reference)
+        table.insert(1, "period", month["period"].iat[0])
+        months.append(table)
+    if not months:
+        return _empty(by, whole)
+    series = pd.concat(months, ignore_index=True).sort_values([by, "period"],
+                                                              ignore_index=True)
+
+    charts = []
+    for group, rows in counts.sort_values("period").groupby(by, sort=False):
+        if kind == "mean":
+            figure = mean_chart(rows["value_sum"], rows["value_sum_squares"], rows["denominator"])
+        else:
+            figure = p_chart(rows["numerator"], rows["denominator"], chart)
+        figure.insert(0, by, group)
+        figure.insert(1, "period", rows["period"].to_numpy())
+        charts.append(figure.drop(columns="rate"))
+    result = series.merge(pd.concat(charts, ignore_index=True), on=[by, "period"], how="left")
+    # A hidden month must not be recoverable from its limits (they depend on its count).
+    hidden = result["suppressed"].to_numpy()
+    for column in ("lower_limit", "upper_limit"):
+        result.loc[hidden, column] = np.nan
+    result.loc[hidden, ["beyond_limits", "shift"]] = False
+    # A group hidden over the whole range keeps its centre line hidden too.
+    hidden_groups = set(whole.loc[whole["suppressed"], by].astype(str))
+    result.loc[result[by].astype(str).isin(hidden_groups), "centre"] = np.nan
+    result.attrs.update(whole.attrs)
+    result.attrs.update({"measure_id": measure_id, "by": [by]})
+    return result
+
+
+def _empty(by: str, whole: pd.DataFrame) -> pd.DataFrame:
+    columns = [by, "period", *whole.columns[1:], *CHART_COLUMNS]
+    return pd.DataFrame(columns=columns)
