@@ -106,3 +106,49 @@ def _fresh_postgres_schema():
         admin.dispose()
 
     return url, drop
+
+
+# --- the synthetic health system, generated once per test session -------------------------
+
+SAMPLE_PATIENTS = 12_000
+
+
+@pytest.fixture(scope="session")
+def sample_extract(tmp_path_factory):
+    """The sample extract's CSV files (patients, results, value_map), written once."""
+    from sample_data.generator import generate
+
+    folder = tmp_path_factory.mktemp("sample-extract")
+    return generate(folder, patients=SAMPLE_PATIENTS)
+
+
+@pytest.fixture(scope="session")
+def sample_sqlite(sample_extract, tmp_path_factory):
+    """A SQLite database holding the sample extract, loaded once; tests must not change it."""
+    from store import import_extract
+    from store.engine import dispose_engine
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('sample-db') / 'equity.db'}"
+    import_extract(sample_extract["patients"], sample_extract["results"],
+                   value_map_csv=sample_extract["value_map"], database_url=url)
+    yield url
+    dispose_engine(url)
+
+
+@pytest.fixture(scope="session")
+def sample_postgres(sample_extract):
+    """The same extract in a fresh PostgreSQL schema, loaded once."""
+    from store import import_extract
+    from store.engine import dispose_engine
+
+    problem = postgres_problem()
+    if problem:
+        if os.environ.get("EQUITY_REQUIRE_POSTGRES") == "1":
+            pytest.fail(problem + " (EQUITY_REQUIRE_POSTGRES=1)")
+        pytest.skip(problem)
+    url, drop = _fresh_postgres_schema()
+    import_extract(sample_extract["patients"], sample_extract["results"],
+                   value_map_csv=sample_extract["value_map"], database_url=url)
+    yield url
+    dispose_engine(url)
+    drop()
