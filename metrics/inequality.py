@@ -6,7 +6,7 @@ One function per measure. Each takes plain sequences with one element per group 
 :func:`summary_measures` takes the small per-group table the dashboard already has and
 computes every measure that applies to it, one row per measure.
 
-Conventions (see docs/methods-summary-measures.md):
+Conventions (see docs/methods.md, "Summary measures of inequality"):
 
 * ``z = Φ⁻¹(1 − (1 − confidence)/2)`` exactly, never 1.96.
 * Population weights are shares ``p_j = pop_j / Σ pop``; only their ratios matter.
