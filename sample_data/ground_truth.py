@@ -307,8 +307,9 @@ def planted_effects(end_period: str = END_PERIOD, months: int = MONTHS) -> list[
     pletcher = "Pletcher et al., JAMA 2008: analgesia 31 White, 23 Black, 24 Hispanic, 28 % Asian"
     add("ed_black_white", "ed_analgesia", "race", BLACK, WHITE, ED_ANALGESIA[BLACK],
         ED_ANALGESIA[WHITE], non_hispanic, "flagged", pletcher,
-        "Among non-Hispanic patients. Relative difference 11.6 %, close to the line: the flag "
-        "shows reliably only with precise rates.", min_patients=100_000)
+        "Among non-Hispanic patients. Relative difference 11.6 %, close to the line: at "
+        "100,000 patients the estimate still falls on either side of 10 % (seen: 9.7 % at the "
+        "default seed), so no size is promised for the flag.", min_patients=None)
     add("ed_asian_white", "ed_analgesia", "race", ASIAN, WHITE, ED_ANALGESIA[ASIAN],
         ED_ANALGESIA[WHITE], non_hispanic, "significant_not_flagged", pletcher,
         "Relative difference 4.3 %: significant only at large sizes.", min_patients=100_000)

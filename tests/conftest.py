@@ -110,7 +110,7 @@ def _fresh_postgres_schema():
 
 # --- the synthetic health system, generated once per test session -------------------------
 
-SAMPLE_PATIENTS = 12_000
+SAMPLE_PATIENTS = 20_000
 
 
 @pytest.fixture(scope="session")
