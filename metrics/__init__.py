@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from metrics.adjustment import age_adjusted
-from metrics.aggregate import Where, as_list, group_counts, measure_definition
+from metrics.aggregate import Where, as_list, group_counts, groups_present, measure_definition
 from metrics.disparity import disparity_table
 from metrics.over_time import over_time
 from metrics.ranking import largest_gaps
@@ -81,4 +81,6 @@ def summary(
     )
 
 
-__all__ = ["age_adjusted", "largest_gaps", "over_time", "stratify", "summary"]
+__all__ = [
+    "age_adjusted", "groups_present", "largest_gaps", "over_time", "stratify", "summary",
+]

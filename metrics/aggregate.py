@@ -96,3 +96,18 @@ def filter_conditions(where: Where, period_from: str | None, period_to: str | No
         column = results.c.period
         conditions.append(column >= value if bound == "period_from" else column <= value)
     return conditions
+
+
+def groups_present(name: str, database_url: str | None = None) -> list[str]:
+    """The groups of a stratifier that have counted cases, in display order (filter menus)."""
+    definition = stratifier(name)
+    expression = definition.expression().label(name)
+    query = (
+        select(expression)
+        .select_from(results.join(patients, patients.c.patient_key == results.c.patient_key))
+        .where(results.c.denominator == 1)
+        .group_by(expression)
+    )
+    with get_engine(database_url).connect() as conn:
+        values = [str(value) for value in conn.execute(query).scalars()]
+    return sorted(values, key=definition.sort_key)

@@ -152,3 +152,13 @@ def sample_postgres(sample_extract):
     yield url
     dispose_engine(url)
     drop()
+
+
+# --- hypothesis -----------------------------------------------------------------------------
+# CI runs the property tests with a fixed seed so that a submission's result is reproducible;
+# locally they explore new examples on every run.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    _hypothesis_settings.load_profile("ci")
