@@ -55,7 +55,10 @@ def over_time(
         table.insert(1, "period", month["period"].iat[0])
         months.append(table)
     if not months:
-        return _empty(by, whole)
+        empty = _empty(by, whole)
+        empty.attrs.update(whole.attrs)
+        empty.attrs.update(_describe(measure, by, where, period_from, period_to))
+        return empty
     series = pd.concat(months, ignore_index=True).sort_values([by, "period"],
                                                               ignore_index=True)
 
@@ -78,8 +81,14 @@ def over_time(
     hidden_groups = set(whole.loc[whole["suppressed"], by].astype(str))
     result.loc[result[by].astype(str).isin(hidden_groups), "centre"] = np.nan
     result.attrs.update(whole.attrs)
-    result.attrs.update({"measure_id": measure_id, "by": [by]})
+    result.attrs.update(_describe(measure, by, where, period_from, period_to))
     return result
+
+
+def _describe(measure: dict, by: str, where, period_from, period_to) -> dict:
+    return {"measure_id": measure["measure_id"], "measure_name": measure["name"],
+            "unit": measure["unit"], "by": [by], "where": dict(where or {}),
+            "period_from": period_from, "period_to": period_to}
 
 
 def _empty(by: str, whole: pd.DataFrame) -> pd.DataFrame:

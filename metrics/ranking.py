@@ -15,7 +15,8 @@ from store.schema import measures
 
 DEFAULT_STRATIFIERS = ("race", "ethnicity", "preferred_language", "payer", "age_group", "sex")
 RANKING_COLUMNS = (
-    "measure_id", "measure_name", "stratifier", "group", "reference_group", "denominator",
+    "measure_id", "measure_name", "unit", "higher_is_better", "stratifier", "group",
+    "reference_group", "denominator",
     "numerator", "rate", "reference_rate", "difference", "difference_lower",
     "difference_upper", "p_value", "relative_difference", "excess_events", "gap_previous",
     "gap_recent", "trend", "unstable",
@@ -78,6 +79,8 @@ def _flagged(cells, name, measure, reference, recent_months) -> list[dict]:
         rows.append({
             "measure_id": measure.measure_id,
             "measure_name": measure.name,
+            "unit": measure.unit,
+            "higher_is_better": bool(higher),
             "stratifier": name,
             "group": group,
             "reference_group": anchor,

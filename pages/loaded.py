@@ -6,7 +6,7 @@ import streamlit as st
 
 import store
 
-st.title("Health equity dashboard")
+st.title("What is loaded")
 loaded = store.status()
 
 if not loaded["patients"]:

@@ -14,9 +14,11 @@ def fresh_database(sqlite_url, monkeypatch):
     return sqlite_url
 
 
-def run_app() -> AppTest:
+def run_app(page: str | None = None) -> AppTest:
     app = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
     app.run()
+    if page:
+        app.switch_page(page).run()
     assert not app.exception, [e.value for e in app.exception]
     return app
 
@@ -25,7 +27,7 @@ def test_first_start_creates_the_schema_and_loads_sample_data(fresh_database):
     import store
 
     assert store.is_empty(fresh_database)  # also creates the schema
-    app = run_app()
+    app = run_app("pages/loaded.py")
     loaded = store.status(fresh_database)
     assert loaded["patients"] == 3000 and loaded["results"] > 10_000
     assert loaded["last_import"]["source"] == "sample"
@@ -45,6 +47,8 @@ def test_empty_database_stays_empty_when_asked_and_says_what_to_do(fresh_databas
                                                                     monkeypatch):
     monkeypatch.setenv("EQUITY_LOAD_SAMPLE", "0")
     app = run_app()
+    assert "python manage.py import" in app.info[0].value
+    app = run_app("pages/loaded.py")
     assert "python manage.py import" in app.info[0].value
 
 

@@ -1,6 +1,7 @@
 """The page's side of the database: first-start loading and friendly failures."""
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 
@@ -37,6 +38,15 @@ def ensure_data() -> None:
                     f"{summary.results:,} results",
                     state="complete", expanded=False,
                 )
+    except SQLAlchemyError as error:
+        database_unavailable(error)
+
+
+@contextlib.contextmanager
+def guarded():
+    """Turn a database failure anywhere inside into the friendly message."""
+    try:
+        yield
     except SQLAlchemyError as error:
         database_unavailable(error)
 

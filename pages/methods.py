@@ -1,0 +1,8 @@
+"""Methods: how every number is computed, with references (docs/methods.md)."""
+from pathlib import Path
+
+import streamlit as st
+
+METHODS = Path(__file__).resolve().parents[1] / "docs" / "methods.md"
+
+st.markdown(METHODS.read_text(encoding="utf-8"))

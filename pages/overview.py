@@ -1,0 +1,79 @@
+"""Overview for leaders: the largest meaningful gaps, their trend, data completeness and
+progress through the five phases, on one screen."""
+from __future__ import annotations
+
+import streamlit as st
+
+import charts
+from ui import data, state
+from ui.charts import show_chart
+from ui.frame import EXPLORER, LOADED, phases
+
+version = data.data_version()
+filters = st.session_state["filters"]
+state.show_notes()
+
+st.title("Where are our largest gaps, and are they real?")
+loaded = data.loaded(version)
+if not loaded["patients"]:
+    st.info("No data is loaded yet. Load your extract with "
+            "`python manage.py import PATIENTS.csv RESULTS.csv`, or sample data with "
+            "`python manage.py sample`.")
+    st.stop()
+
+where = data.where_key(filters.where())
+gaps = data.largest_gaps(version, where, filters.period_from, filters.period_to)
+catalog = data.measures(version)
+completeness = data.completeness(version)
+progress = phases(version)
+
+cards = st.columns(4)
+cards[0].metric("Measures tracked", f"{int((catalog['cases'] > 0).sum())}",
+                help="Measures of the catalog with counted cases in the data.")
+cards[1].metric("Patients", charts.format_count(loaded["patients"]))
+cards[2].metric("Flagged gaps", f"{len(gaps)}",
+                help="Groups worse than their reference by at least 10 % (relative, adverse "
+                     "direction) with p ≤ 0.05: the AHRQ rule. See Methods.")
+cards[3].metric("Race and ethnicity recorded", charts.format_percent(completeness),
+                help="Share of patients whose race and ethnicity are both recorded (not "
+                     "missing, unknown or asked-but-no-answer). Target 95 %.")
+links = st.columns(4)
+links[0].page_link(LOADED, label="Which measures")
+links[1].page_link(LOADED, label="What is loaded")
+links[2].page_link(EXPLORER, label="Explore the gaps")
+st.caption(f"{filters.describe()}. Each group is compared with the largest group that has a "
+           "known value.")
+
+st.subheader("The largest gaps, by patients affected")
+if gaps.empty:
+    st.success("No gap meets the flag rule for these filters.")
+else:
+    show_chart(charts.largest_gaps_chart(gaps, top=10), key="largest_gaps")
+    with st.expander("What the chart shows, in words, and its data"):
+        st.write(charts.largest_gaps_summary(gaps, top=10))
+        st.dataframe(gaps.head(10), hide_index=True)
+    st.subheader("In plain words")
+    halves = st.columns(2)
+    for index, row in gaps.head(6).iterrows():
+        with halves[index % 2]:
+            st.markdown(f"{index + 1}. {charts.gap_sentence(row)}")
+            st.page_link(EXPLORER, label="See the detail",
+                         query_params={"measure": row["measure_id"], "by": row["stratifier"],
+                                       "group": row["group"]})
+
+if not gaps.empty:
+    st.subheader("Are the largest gaps closing?")
+    columns = st.columns(min(3, len(gaps)))
+    for column, (_, row) in zip(columns, gaps.head(len(columns)).iterrows()):
+        monthly = data.over_time(version, row["measure_id"], row["stratifier"], where,
+                                 filters.period_from, filters.period_to, "largest")
+        with column:
+            show_chart(charts.trend_chart(monthly, groups=[row["group"],
+                                                                 row["reference_group"]]),
+                            key=f"trend_{row['measure_id']}_{row['stratifier']}_{row['group']}")
+            st.caption(f"Trend of the last 6 months against the 6 before: {row['trend']}.")
+
+st.subheader("Progress through the five phases")
+show_chart(charts.phase_progress_chart(progress), key="phases")
+st.caption("Data-phase items are decided from the data; the other phases are recorded by "
+           "the team's champions.")

@@ -1,0 +1,158 @@
+"""The dashboard in a real browser: Debian's chromium driven by playwright against
+`streamlit run app.py` on 127.0.0.1 with the sample data. Screenshots go to
+tests/screenshots/ (git-ignored) so that a person can look at what was tested."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+CHROMIUM = os.environ.get("EQUITY_CHROMIUM", "/usr/bin/chromium")
+SHOTS = REPO / "tests" / "screenshots"
+CHART = '[data-testid="stPlotlyChart"] .main-svg'
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _missing() -> str | None:
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        return f"no chromium at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -r requirements-dev.txt)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def server(sample_sqlite, tmp_path_factory):
+    problem = _missing()
+    if problem:
+        if os.environ.get("EQUITY_REQUIRE_BROWSER") == "1":
+            pytest.fail(problem + " (EQUITY_REQUIRE_BROWSER=1)")
+        pytest.skip(problem)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    environment = {**os.environ, "EQUITY_DATABASE_URL": sample_sqlite,
+                   "EQUITY_LOAD_SAMPLE": "0"}
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
+             "--server.port", str(port), "--server.headless", "true",
+             "--browser.gatherUsageStats", "false"],
+            cwd=REPO, env=environment, stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail(f"streamlit did not start: {log.read_text()[-2000:]}")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    opened = context.new_page()
+    opened.set_default_timeout(60_000)
+    yield opened
+    context.close()
+
+
+def wait_for_app(page) -> None:
+    page.wait_for_selector('[data-testid="stSidebar"]')
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+
+
+def assert_no_exception(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, page.content()[-3000:]
+
+
+def figure_labels(page) -> list[str]:
+    """The category labels of the first plotly chart, read from the live figure."""
+    return page.evaluate("""() => {
+        const plot = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+        const ticks = (plot.layout.yaxis && plot.layout.yaxis.ticktext) || [];
+        return plot.data.flatMap(t => (t.y || []).map(String)).concat(ticks.map(String));
+    }""")
+
+
+def test_overview_draws_a_chart_and_the_phase_sidebar(server, page):
+    page.goto(server)
+    page.wait_for_selector(CHART)
+    wait_for_app(page)
+    assert_no_exception(page)
+    sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+    for phase in ("Commit", "Learn", "Data", "Vision", "Launch"):
+        assert phase in sidebar
+    assert "Flagged gaps" in page.inner_text("body")
+    page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
+
+
+@pytest.mark.parametrize("path", ["explorer", "loaded", "methods"])
+def test_every_page_opens_without_an_exception(server, page, path):
+    page.goto(f"{server}/{path}")
+    wait_for_app(page)
+    page.wait_for_selector('[data-testid="stMain"] h1')
+    assert_no_exception(page)
+    page.screenshot(path=str(SHOTS / f"{path}.png"), full_page=True)
+
+
+def test_changing_the_stratifier_changes_the_chart_and_the_url(server, page):
+    page.goto(f"{server}/explorer")
+    page.wait_for_selector(CHART)
+    wait_for_app(page)
+    before = figure_labels(page)
+    assert any("White" in label for label in before)
+    page.get_by_label("Stratify by").click()
+    page.get_by_role("option", name="Payer", exact=True).click()
+    page.wait_for_function(
+        "() => { const p = document.querySelector('[data-testid=\"stPlotlyChart\"] "
+        ".js-plotly-plot'); return p && ((p.layout.yaxis || {}).ticktext || [])"
+        ".some(y => String(y).includes('Medicaid')); }")
+    after = figure_labels(page)
+    assert after != before and any("Medicaid" in label for label in after)
+    assert "by=payer" in page.url
+    assert_no_exception(page)
+    page.screenshot(path=str(SHOTS / "explorer-payer.png"), full_page=True)
+
+
+def test_a_shared_url_reopens_the_same_view(server, page):
+    page.goto(f"{server}/explorer?measure=col_e&by=ethnicity&reference=best")
+    page.wait_for_selector(CHART)
+    wait_for_app(page)
+    labels = figure_labels(page)
+    assert any("Hispanic or Latino" in label for label in labels)
+    assert "Colorectal" in page.inner_text('[data-testid="stMain"]')
+    assert_no_exception(page)

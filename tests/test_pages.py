@@ -1,0 +1,118 @@
+"""Every page through Streamlit's AppTest: on sample data and on an empty database; the
+phase sidebar; filters that change the chart's data and the URL; a shared URL's view."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import REPO
+
+PAGES = ["pages/overview.py", "pages/explorer.py", "pages/loaded.py", "pages/methods.py"]
+
+
+def app_on(url, monkeypatch, page=None, query=None) -> AppTest:
+    monkeypatch.setenv("EQUITY_DATABASE_URL", url)
+    monkeypatch.setenv("EQUITY_LOAD_SAMPLE", "0")
+    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    for key, value in (query or {}).items():
+        app.query_params[key] = value
+    app.run()
+    if page:
+        app.switch_page(page).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def figure(app, index=0) -> dict:
+    return json.loads(app.get("plotly_chart")[index].proto.spec)
+
+
+def category_labels(spec: dict) -> list[str]:
+    """The group names a chart shows: its category values and its axis tick labels."""
+    labels = []
+    for trace in spec["data"]:
+        values = trace.get("y", [])
+        if isinstance(values, list):
+            labels += [str(v) for v in values]
+    for name, axis in spec["layout"].items():
+        if name.startswith("yaxis") and isinstance(axis, dict):
+            labels += [str(v) for v in axis.get("ticktext", [])]
+    return labels
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_on_sample_data(page, sample_sqlite, monkeypatch):
+    app = app_on(sample_sqlite, monkeypatch, page)
+    assert app.title or app.markdown
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_on_an_empty_database(page, sqlite_url, monkeypatch):
+    app = app_on(sqlite_url, monkeypatch, page)
+    texts = " ".join(e.value for e in [*app.info, *app.markdown])
+    if page != "pages/methods.py":
+        assert "load" in texts.lower()
+
+
+def test_the_sidebar_lists_the_five_phases_with_progress(sample_sqlite, monkeypatch):
+    app = app_on(sample_sqlite, monkeypatch)
+    bars = [bar.proto.text for bar in app.sidebar.get("progress")]
+    for phase in ("Commit", "Learn", "Data", "Vision", "Launch"):
+        assert any(text.startswith(phase) or phase in text for text in bars), bars
+    data_bar = next(text for text in bars if "Data" in text)
+    assert not data_bar.startswith("Data: 0 %")  # data is loaded: the phase has progressed
+
+
+def test_overview_shows_cards_a_chart_and_plain_sentences(sample_sqlite, monkeypatch):
+    app = app_on(sample_sqlite, monkeypatch)
+    labels = {metric.label for metric in app.metric}
+    assert {"Measures tracked", "Patients", "Flagged gaps",
+            "Race and ethnicity recorded"} <= labels
+    assert len(app.get("plotly_chart")) >= 2
+    sentences = [m.value for m in app.markdown if m.value[:2] in {f"{i}." for i in range(1, 6)}]
+    assert sentences and all("%" in s for s in sentences)
+
+
+def test_changing_the_stratifier_changes_the_chart_and_the_url(sample_sqlite, monkeypatch):
+    app = app_on(sample_sqlite, monkeypatch, "pages/explorer.py")
+    before = category_labels(figure(app))
+    assert any("White" in label for label in before)
+    app.selectbox(key="by").set_value("payer").run()
+    assert not app.exception
+    after = category_labels(figure(app))
+    assert any("Medicaid" in label for label in after) and after != before
+    assert app.query_params["by"] == ["payer"] or app.query_params["by"] == "payer"
+
+
+def test_a_filter_changes_the_chart_data_and_the_url(sample_sqlite, monkeypatch):
+    app = app_on(sample_sqlite, monkeypatch, "pages/explorer.py")
+    before = json.dumps(figure(app)["data"])
+    app.multiselect(key="payer").set_value(["Medicaid"]).run()
+    assert not app.exception
+    assert json.dumps(figure(app)["data"]) != before
+    assert "Medicaid" in str(app.query_params["payer"])
+
+
+def test_a_shared_url_reproduces_the_view(sample_sqlite, monkeypatch):
+    query = {"measure": "col_e", "by": "ethnicity", "reference": "best"}
+    app = app_on(sample_sqlite, monkeypatch, "pages/explorer.py", query)
+    assert app.selectbox(key="measure").value == "col_e"
+    assert app.selectbox(key="by").value == "ethnicity"
+    assert app.selectbox(key="reference").value == "best"
+    assert any("Hispanic or Latino" in label for label in category_labels(figure(app)))
+
+
+def test_an_unknown_value_in_the_url_gives_a_note_and_the_default(sample_sqlite, monkeypatch):
+    query = {"measure": "no_such_measure", "by": "shoe_size"}
+    app = app_on(sample_sqlite, monkeypatch, "pages/explorer.py", query)
+    notes = " ".join(info.value for info in app.info)
+    assert "no_such_measure" in notes and "shoe_size" in notes
+    assert app.selectbox(key="by").value == "race"
+
+
+def test_a_database_that_cannot_be_reached_gives_a_message(monkeypatch):
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"
+    app = app_on(url, monkeypatch)
+    assert "cannot be used right now" in app.error[0].value

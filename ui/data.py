@@ -1,0 +1,92 @@
+"""The data boundary of the pages: the domain functions, cached by their arguments.
+
+Every cached call takes the data version (the last import batch) as an argument, so an
+import invalidates the cache by itself; a filter change reruns only the calls whose
+arguments changed.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import metrics
+import store
+import tracker
+
+Where = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def data_version() -> tuple[str, int | None]:
+    """(database, last import batch): the key that makes an import invalidate the cache."""
+    return store.database_url(), _last_batch(store.database_url())
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _last_batch(url: str) -> int | None:
+    loaded = store.status(url)["last_import"]
+    return loaded["batch_id"] if loaded else None
+
+
+def where_key(where: dict[str, list[str] | str] | None) -> Where:
+    """A hashable form of a filter mapping, dropping empty filters."""
+    items = []
+    for column, values in sorted((where or {}).items()):
+        values = [values] if isinstance(values, str) else list(values)
+        if values:
+            items.append((column, tuple(sorted(values))))
+    return tuple(items)
+
+
+def _where(key: Where) -> dict[str, list[str]]:
+    return {column: list(values) for column, values in key}
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def stratify(version, measure_id: str, by: tuple[str, ...], where: Where, period_from,
+             period_to, reference: str) -> pd.DataFrame:
+    return metrics.stratify(measure_id, list(by), _where(where), period_from, period_to,
+                            reference, database_url=version[0])
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def over_time(version, measure_id: str, by: str, where: Where, period_from, period_to,
+              reference: str) -> pd.DataFrame:
+    return metrics.over_time(measure_id, by, _where(where), period_from, period_to, reference,
+                             database_url=version[0])
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def age_adjusted(version, measure_id: str, by: str, where: Where, period_from,
+                 period_to) -> pd.DataFrame:
+    return metrics.age_adjusted(measure_id, by, _where(where), period_from, period_to,
+                                database_url=version[0])
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def largest_gaps(version, where: Where, period_from, period_to) -> pd.DataFrame:
+    return metrics.largest_gaps(where=_where(where), period_from=period_from,
+                                period_to=period_to, database_url=version[0])
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def loaded(version) -> dict:
+    return store.status(version[0])
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def measures(version) -> pd.DataFrame:
+    columns = ["measure_id", "name", "kind", "higher_is_better", "unit", "description",
+               "cases", "first_period", "last_period"]
+    return pd.DataFrame(store.measures_loaded(version[0]), columns=columns)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def group_values(version, stratifier: str) -> list[str]:
+    """The groups present in the data for a stratifier, in display order."""
+    return metrics.groups_present(stratifier, database_url=version[0])
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def completeness(version) -> float | None:
+    """Share of patients with race and ethnicity both recorded."""
+    return tracker.race_ethnicity_recorded(version[0])
