@@ -91,7 +91,7 @@ with tabs[1]:
         if len(by) == 1:
             monthly = data.over_time(version, measure_id, by[0], where, filters.period_from,
                                      filters.period_to, reference)
-            show_chart(charts.trend_chart(monthly), key="trend_chart")
+            show_chart(charts.trend_chart(monthly, show_gap=True), key="trend_chart")
             st.write(charts.trend_summary(monthly))
         else:
             st.info("The trend is drawn for one stratifier at a time: clear 'Crossed with'.")

@@ -3,6 +3,7 @@
 tests/screenshots/ (git-ignored) so that a person can look at what was tested."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -11,6 +12,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -156,3 +158,42 @@ def test_a_shared_url_reopens_the_same_view(server, page):
     assert any("Hispanic or Latino" in label for label in labels)
     assert "Colorectal" in page.inner_text('[data-testid="stMain"]')
     assert_no_exception(page)
+
+
+def test_from_the_first_gap_to_one_sites_p_chart_in_three_interactions(server, page):
+    """The issue's promise: from the overview to one site's monthly p-chart for one group."""
+    page.goto(server)
+    page.wait_for_selector(CHART)
+    wait_for_app(page)
+    first_sentence = page.locator('[data-testid="stMarkdownContainer"] ol li').first.inner_text()
+    # 1: the first gap's "See the detail" link.
+    page.get_by_text("See the detail").first.click()
+    page.wait_for_url("**/explorer**")
+    page.wait_for_selector(CHART)
+    wait_for_app(page)
+    assert "/explorer" in page.url and "group=" in page.url
+    # 2: the control-chart tab.
+    page.get_by_role("tab", name="Control chart").click()
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .js-plotly-plot')
+    wait_for_app(page)
+    rates = """() => JSON.stringify(document.querySelector(
+        '[data-testid="stPlotlyChart"] .js-plotly-plot').data.map(t => t.y))"""
+    page.wait_for_function(
+        "() => /control chart/i.test(JSON.stringify(document.querySelector("
+        "'[data-testid=\"stPlotlyChart\"] .js-plotly-plot').layout.title || ''))")
+    all_sites = page.evaluate(rates)
+    # 3: one site in the sidebar.
+    page.get_by_label("Sites").click()
+    page.get_by_role("option", name="Harbor Health Center", exact=True).click()
+    page.keyboard.press("Escape")
+    wait_for_app(page)
+    page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"]')"
+                           ".innerText.includes('Harbor Health Center')")
+    page.wait_for_function(f"() => ({rates})() !== {json.dumps(all_sites)}")
+    assert parse_qs(urlparse(page.url).query)["site"] == ["Harbor Health Center"]
+    title = page.evaluate("""() => JSON.stringify(document.querySelector(
+        '[data-testid="stPlotlyChart"] .js-plotly-plot').layout.title)""")
+    group = parse_qs(urlparse(page.url).query)["group"][0]
+    assert group in title and group.split(" ")[0] in first_sentence
+    assert_no_exception(page)
+    page.screenshot(path=str(SHOTS / "control-chart.png"), full_page=True)

@@ -16,11 +16,14 @@ UNSTABLE_NOTE = f"Unstable: fewer than {UNSTABLE_BELOW} cases; interpret with ca
 
 
 def context_line(table: pd.DataFrame, filters) -> str:
+    """Measure, stratifier, reference, months and every filter, in one line."""
     attrs = table.attrs
     reference = attrs.get("reference_group") or "none available"
+    # Sites are already in the global filters' description.
+    others = {k: v for k, v in (attrs.get("where") or {}).items() if k != "site"}
     return (f"{attrs.get('measure_name', '')} by {palette.by_label(attrs.get('by'))}; "
             f"reference: {reference}; {filters.describe()}"
-            + (f"; {palette.filters_text(attrs.get('where'))}" if attrs.get("where") else ""))
+            + (f"; {palette.filters_text(others)}" if others else ""))
 
 
 def show_disparity(table: pd.DataFrame) -> None:
