@@ -237,7 +237,7 @@ def _load_patients(conn: Connection, info: FileInfo, value_map, problems: Proble
             "payer": labels["payer"],
             "adi_decile": adi,
         })
-        conn.execute(insert(patients), _records(rows))
+        _insert(conn, patients, rows)
     return keys
 
 
@@ -308,7 +308,7 @@ def _load_results(conn: Connection, info: FileInfo, value_map, catalog: dict[str
             "denominator": den,
             "value": value,
         })
-        conn.execute(insert(results), _records(rows))
+        _insert(conn, results, rows)
         written += len(rows)
     return written
 
@@ -364,15 +364,28 @@ def _report_grouped(values: pd.Series, bad: np.ndarray, file, column, lines, pro
         problems.add_grouped(file, int(line), column, value, rule, int(count))
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as dicts of plain Python values (None for missing), ready for executemany."""
-    columns = {}
-    for name in frame.columns:
+def _insert(conn: Connection, table, frame: pd.DataFrame) -> None:
+    """Insert a checked chunk through the driver's executemany, in the open transaction.
+
+    SQLAlchemy's per-row parameter processing cost more than the insert itself (profiled:
+    about 60 % of an import), and these rows are already typed and checked, so they go to
+    the driver as plain tuples.
+    """
+    quote = conn.dialect.identifier_preparer.quote
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    names = list(frame.columns)
+    statement = (f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) "
+                 f"VALUES ({', '.join([marker] * len(names))})")
+    columns = []
+    for name in names:
         series = frame[name]
-        mask = series.isna().to_numpy()
         values = series.astype(object).to_numpy(copy=True)
-        if mask.any():
-            values[mask] = None
-        columns[name] = values.tolist()
-    names = list(columns)
-    return [dict(zip(names, row)) for row in zip(*columns.values())]
+        missing = series.isna().to_numpy()
+        if missing.any():
+            values[missing] = None
+        columns.append(values.tolist())
+    cursor = conn.connection.cursor()
+    try:
+        cursor.executemany(statement, list(zip(*columns)))
+    finally:
+        cursor.close()
