@@ -198,3 +198,18 @@ def test_largest_gaps_are_flagged_and_ordered_by_excess_events(sample_sqlite):
     expected = (reference_rate - row["rate"]) * row["denominator"] * (1 if higher else -1)
     assert first["excess_events"] == pytest.approx(expected)
     assert set(gaps["trend"]) <= {"narrowing", "widening", "no clear change", "not enough data"}
+
+
+def test_summary_measures_for_ordered_and_unordered_stratifiers(sample_sqlite):
+    by_race = metrics.summary("cbp", "race", database_url=sample_sqlite)
+    assert {"range_difference", "bgv", "idisu", "mld", "ti"} <= set(by_race.index)
+    assert "sii" not in by_race.index
+    table = metrics.stratify("cbp", "race", database_url=sample_sqlite)
+    known = table[~table["suppressed"] & ~table["race"].isin(
+        ["Missing", "Unknown", "Asked but no answer"])]
+    assert by_race.loc["range_difference", "estimate"] == pytest.approx(
+        known["rate"].max() - known["rate"].min())
+    by_age = metrics.summary("falls_injury", "age_group", database_url=sample_sqlite)
+    assert {"sii", "rii"} <= set(by_age.index)
+    # Falls rise with age (planted): the slope index is positive.
+    assert by_age.loc["sii", "estimate"] > 0
