@@ -2,11 +2,14 @@
 
     python manage.py init                      create the schema (idempotent)
     python manage.py import PATIENTS.csv RESULTS.csv [--measures M.csv] [--value-map MAP.csv]
+                                                    [--config CHECKS.json]
     python manage.py sample [--patients N] [--seed S]
     python manage.py status
     python manage.py metrics --measure ID --by COLUMN [--by COLUMN2]
         [--where COLUMN=VALUE ...] [--from YYYY-MM] [--to YYYY-MM]
         [--reference largest|best|overall|GROUP] [--format csv|json]
+    python manage.py validate [--format json] [--config CHECKS.json]
+    python manage.py completeness --by site|period|payer [--format csv|json]
 
 Exit codes: 0 success, 1 a failure of the system (e.g. the database cannot be reached),
 2 refused input (nothing changed).
@@ -25,9 +28,11 @@ EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 
 
 def _init(args) -> int:
+    import data_quality
     from store import describe, ensure_schema
 
     ensure_schema(args.database_url)
+    data_quality.ensure_tables(args.database_url)
     print(f"Schema ready in {describe(args.database_url)}")
     return EXIT_OK
 
@@ -41,17 +46,74 @@ def _import(args) -> int:
                   file=sys.stderr)
             return EXIT_REFUSED
     summary = import_extract(args.patients, args.results, measures_csv=args.measures,
-                             value_map_csv=args.value_map, database_url=args.database_url)
+                             value_map_csv=args.value_map, database_url=args.database_url,
+                             gate=_gate(args))
     _print_summary(summary)
+    _check_after_import(args, summary)
     return EXIT_OK
+
+
+def _checks_config(args) -> dict:
+    import data_quality
+
+    return data_quality.load_config(args.config) if getattr(args, "config", None) else {}
+
+
+def _gate(args):
+    """The import gate with the configured critical checks and thresholds."""
+    import functools
+
+    import data_quality
+
+    return functools.partial(data_quality.gate, **_checks_config(args))
 
 
 def _sample(args) -> int:
     from sample_data.load import load_sample
 
     summary = load_sample(args.database_url, patients=args.patients, seed=args.seed,
-                          end_period=args.end)
+                          end_period=args.end, gate=_gate(args))
     _print_summary(summary)
+    _check_after_import(args, summary)
+    return EXIT_OK
+
+
+def _check_after_import(args, summary) -> None:
+    """Run every check on the committed batch and store the results with it (warnings only:
+    what blocks an import was checked inside its transaction)."""
+    import data_quality
+
+    report = data_quality.run_checks(args.database_url, batch_id=summary.batch_id,
+                                     **_checks_config(args))
+    failed = report.failed
+    print(f"Data quality: {len(report.results)} checks, {len(failed)} not met"
+          + (" (warnings; see `python manage.py validate`)" if failed else "") + ".")
+    for result in failed:
+        print(f"  - {result.message()}")
+
+
+def _validate(args) -> int:
+    import data_quality
+
+    report = data_quality.run_checks(args.database_url, **_checks_config(args))
+    if args.format == "json":
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        for result in report.results:
+            print(("ok    " if result.success else "FAIL  ") + result.message())
+        print(f"{'All checks met' if report.success else 'Some checks not met'} "
+              f"({len(report.results) - len(report.failed)} of {len(report.results)}).")
+    return report.exit_code
+
+
+def _completeness(args) -> int:
+    import data_quality
+
+    table = data_quality.completeness_by(args.by, args.database_url)
+    if args.format == "json":
+        print(table.to_json(orient="records", indent=2))
+    else:
+        sys.stdout.write(table.to_csv(index=False))
     return EXIT_OK
 
 
@@ -103,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="measure catalog extending the shipped one")
     load.add_argument("--value-map", metavar="MAP.csv",
                       help="column,local_value,standard_value: translate local codes")
+    load.add_argument("--config", metavar="CHECKS.json",
+                      help="data-quality thresholds and the critical checks that block an "
+                           "import (see docs/data-quality.md)")
     load.set_defaults(run=_import)
 
     sample = commands.add_parser("sample", help="generate and import a synthetic health system")
@@ -126,6 +191,19 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--reference", default="largest", metavar="largest|best|overall|GROUP")
     table.add_argument("--format", choices=("csv", "json"), default="csv")
     table.set_defaults(run=_metrics)
+
+    validate = commands.add_parser(
+        "validate", help="run the data-quality checks (exit 1 when any is not met)")
+    validate.add_argument("--format", choices=("text", "json"), default="text")
+    validate.add_argument("--config", metavar="CHECKS.json",
+                          help="thresholds and critical checks (see docs/data-quality.md)")
+    validate.set_defaults(run=_validate)
+
+    complete = commands.add_parser(
+        "completeness", help="missing, unknown and asked-but-no-answer shares by group")
+    complete.add_argument("--by", required=True, choices=("site", "period", "payer"))
+    complete.add_argument("--format", choices=("csv", "json"), default="csv")
+    complete.set_defaults(run=_completeness)
     return parser
 
 

@@ -14,6 +14,7 @@ def load_sample(
     seed: int = DEFAULT_SEED,
     end_period: str | None = None,
     progress: Callable[[str], None] | None = None,
+    gate=None,
 ):
     """Write the sample extract to a temporary folder and import it (source "sample").
 
@@ -21,7 +22,6 @@ def load_sample(
     refuses here, so the sample data can never bypass the data contract.
     """
     from sample_data.generator import generate
-
     from store import import_extract
 
     say = progress or (lambda _message: None)
@@ -32,5 +32,5 @@ def load_sample(
         say("Checking and importing the extract")
         return import_extract(
             written["patients"], written["results"], value_map_csv=written["value_map"],
-            database_url=database_url, source="sample",
+            database_url=database_url, source="sample", gate=gate,
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,11 +65,15 @@ def import_extract(
     database_url: str | None = None,
     source: str = "import",
     chunk_rows: int = 100_000,
+    gate: Callable[[Connection], object] | None = None,
 ) -> ImportSummary:
     """Replace the current patients and results with the extract's, all or nothing.
 
     Readers keep seeing the previous data until the new data is complete and committed.
-    Raises `ImportRefused` (nothing changed) when any input breaks the data contract.
+    Raises `ImportRefused` (nothing changed) when any input breaks the data contract, or when
+    `gate` (e.g. `data_quality.gate`: the critical checks, run as SQL on the new rows inside
+    the open transaction) reports a check that blocks the import. It is a parameter so that
+    the database layer does not depend on the data-quality layer above it.
     """
     started = time.perf_counter()
     started_at = datetime.now(UTC)
@@ -106,6 +111,13 @@ def import_extract(
                                         chunk_rows)
             if problems:
                 raise ImportRefused(problems)
+            if gate is not None:
+                checked = gate(conn)
+                for failed in checked.blocking:
+                    problems.add("data-quality gate", None, failed.column, None,
+                                 failed.message())
+                if problems:
+                    raise ImportRefused(problems)
             described = [info.describe() for info in files]
             batch_id = conn.execute(
                 insert(import_batches).returning(import_batches.c.batch_id),
