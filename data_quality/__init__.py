@@ -9,7 +9,13 @@ tables on `store.schema.metadata`, so `store.ensure_schema` creates them.
     completeness_by("site"|"period"|"payer")   counts of missing/unknown/asked per group
     validation_history(), latest_run(), compare_with_previous()
 """
-from data_quality.completeness import BY, FIELDS, completeness_by
+from data_quality.advice import SCORED_FIELDS, next_steps, scorecard
+from data_quality.completeness import (
+    BY,
+    FIELDS,
+    completeness_by,
+    completeness_by_site_and_month,
+)
 from data_quality.runner import CheckResult, ValidationReport, gate, run_checks
 from data_quality.schema import (
     compare_with_previous,
@@ -30,6 +36,7 @@ from data_quality.suites import (
 
 __all__ = [
     "BY", "CHECKS", "CHECK_NAMES", "CheckResult", "DEFAULT_CRITICAL", "FIELDS", "THRESHOLDS",
+    "completeness_by_site_and_month", "next_steps", "scorecard", "SCORED_FIELDS",
     "ValidationReport", "build_checks", "compare_with_previous", "completeness_by",
     "ensure_tables", "gate", "latest_run", "load_config", "run_checks", "validation_history",
     "validation_results", "validation_runs",

@@ -97,3 +97,30 @@ def _group_key(by: str):
         return lambda group: (2, "") if group == MISSING else (
             (0, f"{order[group]:03d}") if group in order else (1, str(group).lower()))
     return lambda group: (0, str(group))
+
+
+def completeness_by_site_and_month(field: str, database_url: str | None = None) -> pd.DataFrame:
+    """For one field: site, period, patients seen there that month, and complete_percent
+    (a known value: not missing, Unknown or Asked but no answer) — the heat map's cells."""
+    if field not in FIELDS:
+        raise ValueError(f"field must be one of {', '.join(FIELDS)}, not {field!r}")
+    column = patients.c[field]
+    not_known = column.is_(None)
+    if isinstance(column.type, String):
+        not_known = not_known | column.in_([UNKNOWN, ASKED_NO_ANSWER])
+    pairs = (select(results.c.site, results.c.period, results.c.patient_key)
+             .distinct().subquery("pairs"))
+    query = (
+        select(pairs.c.site, pairs.c.period, func.count().label("patients"),
+               func.sum(case((not_known, 0), else_=1)).label("complete"))
+        .select_from(pairs.join(patients, patients.c.patient_key == pairs.c.patient_key))
+        .group_by(pairs.c.site, pairs.c.period)
+        .order_by(pairs.c.site, pairs.c.period)
+    )
+    with get_engine(database_url).connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(),
+                             columns=["site", "period", "patients", "complete"])
+    frame["patients"] = frame["patients"].astype("int64")
+    frame["complete_percent"] = (100 * frame["complete"].astype(float)
+                                 / frame["patients"]).round(2)
+    return frame.drop(columns="complete")

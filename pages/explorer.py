@@ -9,6 +9,9 @@ from metrics.disparity import REFERENCE_CHOICES
 from metrics.strata import STRATIFIERS
 from ui import data, state, tables
 from ui.charts import show_chart
+from ui.frame import require_frame
+
+require_frame()
 
 version = data.data_version()
 filters = st.session_state["filters"]

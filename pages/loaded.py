@@ -5,6 +5,9 @@ import pandas as pd
 import streamlit as st
 
 import store
+from ui.frame import require_frame
+
+require_frame()
 
 st.title("What is loaded")
 loaded = store.status()

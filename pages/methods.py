@@ -3,6 +3,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.frame import require_frame
+
+require_frame()
+
 METHODS = Path(__file__).resolve().parents[1] / "docs" / "methods.md"
 
 st.markdown(METHODS.read_text(encoding="utf-8"))

@@ -7,7 +7,9 @@ import streamlit as st
 import charts
 from ui import data, state
 from ui.charts import show_chart
-from ui.frame import EXPLORER, LOADED, phases
+from ui.frame import EXPLORER, LOADED, QUALITY, phases, require_frame
+
+require_frame()
 
 version = data.data_version()
 filters = st.session_state["filters"]
@@ -41,6 +43,7 @@ links = st.columns(4)
 links[0].page_link(LOADED, label="Which measures")
 links[1].page_link(LOADED, label="What is loaded")
 links[2].page_link(EXPLORER, label="Explore the gaps")
+links[3].page_link(QUALITY, label="Where data capture fails")
 st.caption(f"{filters.describe()}. Each group is compared with the largest group that has a "
            "known value.")
 

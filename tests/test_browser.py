@@ -3,6 +3,7 @@
 tests/screenshots/ (git-ignored) so that a person can look at what was tested."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -35,18 +36,13 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def server(sample_sqlite, tmp_path_factory):
-    problem = _missing()
-    if problem:
-        if os.environ.get("EQUITY_REQUIRE_BROWSER") == "1":
-            pytest.fail(problem + " (EQUITY_REQUIRE_BROWSER=1)")
-        pytest.skip(problem)
+@contextlib.contextmanager
+def streamlit_server(database_url: str, log: Path):
+    """`streamlit run app.py` on a free port of 127.0.0.1; yields its address."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    environment = {**os.environ, "EQUITY_DATABASE_URL": sample_sqlite,
+    environment = {**os.environ, "EQUITY_DATABASE_URL": database_url,
                    "EQUITY_LOAD_SAMPLE": "0"}
     with open(log, "w") as output:
         process = subprocess.Popen(
@@ -55,20 +51,33 @@ def server(sample_sqlite, tmp_path_factory):
              "--browser.gatherUsageStats", "false"],
             cwd=REPO, env=environment, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail(f"streamlit did not start: {log.read_text()[-2000:]}")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail(f"streamlit did not start: {log.read_text()[-2000:]}")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(sample_sqlite, tmp_path_factory):
+    problem = _missing()
+    if problem:
+        if os.environ.get("EQUITY_REQUIRE_BROWSER") == "1":
+            pytest.fail(problem + " (EQUITY_REQUIRE_BROWSER=1)")
+        pytest.skip(problem)
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    with streamlit_server(sample_sqlite, log) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +108,7 @@ def wait_for_app(page) -> None:
 
 def assert_no_exception(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0, page.content()[-3000:]
+    assert "Page not found" not in page.inner_text("body")
 
 
 def figure_labels(page) -> list[str]:
@@ -122,11 +132,16 @@ def test_overview_draws_a_chart_and_the_phase_sidebar(server, page):
     page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
 
 
-@pytest.mark.parametrize("path", ["explorer", "loaded", "methods"])
+# What shows that each page has finished drawing.
+DRAWN = {"explorer": CHART, "quality": CHART, "loaded": '[data-testid="stDataFrame"]',
+         "methods": '[data-testid="stMain"] h2'}
+
+
+@pytest.mark.parametrize("path", list(DRAWN))
 def test_every_page_opens_without_an_exception(server, page, path):
     page.goto(f"{server}/{path}")
+    page.wait_for_selector(DRAWN[path])
     wait_for_app(page)
-    page.wait_for_selector('[data-testid="stMain"] h1')
     assert_no_exception(page)
     page.screenshot(path=str(SHOTS / f"{path}.png"), full_page=True)
 
@@ -197,3 +212,16 @@ def test_from_the_first_gap_to_one_sites_p_chart_in_three_interactions(server, p
     assert group in title and group.split(" ")[0] in first_sentence
     assert_no_exception(page)
     page.screenshot(path=str(SHOTS / "control-chart.png"), full_page=True)
+
+
+def test_a_deep_link_to_a_fresh_server_opens_inside_the_frame(server, sample_sqlite, page,
+                                                            tmp_path):
+    """The first request a new server gets may be a shared link to any page."""
+    with streamlit_server(sample_sqlite, tmp_path / "fresh.log") as fresh:
+        page.goto(f"{fresh}/explorer?by=payer")
+        page.wait_for_selector(CHART)
+        wait_for_app(page)
+        sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+        assert "STEPS Forward progress" in sidebar and "Disparity explorer" in sidebar
+        assert any("Medicaid" in label for label in figure_labels(page))
+        assert_no_exception(page)

@@ -9,7 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import REPO
 
-PAGES = ["pages/overview.py", "pages/explorer.py", "pages/loaded.py", "pages/methods.py"]
+PAGES = ["pages/overview.py", "pages/explorer.py", "pages/quality.py", "pages/loaded.py",
+         "pages/methods.py"]
 
 
 def app_on(url, monkeypatch, page=None, query=None) -> AppTest:
@@ -116,3 +117,32 @@ def test_a_database_that_cannot_be_reached_gives_a_message(monkeypatch):
     url = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"
     app = app_on(url, monkeypatch)
     assert "cannot be used right now" in app.error[0].value
+
+
+def test_data_quality_page_shows_the_scorecard_and_where_capture_fails(sample_sqlite,
+                                                                       monkeypatch):
+    import data_quality
+
+    app = app_on(sample_sqlite, monkeypatch, "pages/quality.py")
+    card = data_quality.scorecard(sample_sqlite).set_index("field")
+    shown = {metric.label: metric.value for metric in app.metric}
+    assert shown["Race"] == f"{card.loc['race', 'recorded_percent']:.1f} %"
+    steps = " ".join(m.value for m in app.markdown if m.value.startswith("- **"))
+    for step in data_quality.next_steps(sample_sqlite):
+        assert step["site"] in steps
+    heatmap = figure(app)
+    assert heatmap["data"][0]["type"] == "heatmap"
+
+
+def test_running_the_checks_from_the_page_lists_what_is_not_met(sqlite_url, sample_extract,
+                                                                monkeypatch):
+    from store import import_extract
+
+    import_extract(sample_extract["patients"], sample_extract["results"],
+                   value_map_csv=sample_extract["value_map"], database_url=sqlite_url)
+    app = app_on(sqlite_url, monkeypatch, "pages/quality.py")
+    assert any("No validation has been run" in info.value for info in app.info)
+    app.button[0].click().run()
+    assert not app.exception
+    listed = " ".join(m.value for m in app.markdown)
+    assert "race_complete not met" in listed

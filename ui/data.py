@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+import data_quality
 import metrics
 import store
 import tracker
@@ -90,3 +91,26 @@ def group_values(version, stratifier: str) -> list[str]:
 def completeness(version) -> float | None:
     """Share of patients with race and ethnicity both recorded."""
     return tracker.race_ethnicity_recorded(version[0])
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def quality_scorecard(version) -> pd.DataFrame:
+    return data_quality.scorecard(version[0])
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def quality_next_steps(version) -> list[dict]:
+    return data_quality.next_steps(version[0])
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def completeness_cells(version, field: str) -> pd.DataFrame:
+    return data_quality.completeness_by_site_and_month(field, version[0])
+
+
+def validation_runs(version):
+    """The latest stored validation and its comparison with the one before (not cached: a
+    run started from the page must show at once)."""
+    url = version[0]
+    return (data_quality.latest_run(url), data_quality.compare_with_previous(url),
+            data_quality.validation_history(url, limit=12))

@@ -8,15 +8,18 @@ import tracker
 OVERVIEW = st.Page("pages/overview.py", title="Overview", default=True, url_path="overview")
 EXPLORER = st.Page("pages/explorer.py", title="Disparity explorer", url_path="explorer")
 LOADED = st.Page("pages/loaded.py", title="What is loaded", url_path="loaded")
+QUALITY = st.Page("pages/quality.py", title="Data quality", url_path="quality")
 METHODS = st.Page("pages/methods.py", title="Methods", url_path="methods")
 
-# Sections follow the toolkit's steps; a phase appears once it has a page.
+# Sections follow the toolkit's steps; a phase appears once it has a page. Each url_path is
+# its file's name: until st.navigation has run once, Streamlit resolves a first URL against
+# the pages/ folder, and any other path opens with a "Page not found" notice.
 PAGES = {
     "Overview": [OVERVIEW],
-    "Data": [EXPLORER, LOADED],
+    "Data": [EXPLORER, QUALITY, LOADED],
     "About": [METHODS],
 }
-_PHASE_OF_PAGE = {"explorer": "Data", "loaded": "Data"}
+_PHASE_OF_PAGE = {"explorer": "Data", "quality": "Data", "loaded": "Data"}
 
 
 def phase_of(page) -> str | None:
@@ -26,3 +29,19 @@ def phase_of(page) -> str | None:
 @st.cache_data(max_entries=8, show_spinner=False)
 def phases(version) -> list[dict]:
     return tracker.phase_progress(version[0])
+
+
+def require_frame() -> None:
+    """Make sure a page runs inside the frame of app.py, even as a fresh server's first
+    request for a deep link (e.g. /quality).
+
+    Until some session has run `st.navigation`, Streamlit treats the pages/ folder as a
+    version-1 multipage app and would run the page script alone: no sidebar, no filters, the
+    folder's file list as the menu. Streamlit has no public switch for this, so the flag it
+    keeps is cleared here and the run restarted, which then goes through app.py.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

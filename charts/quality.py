@@ -1,0 +1,62 @@
+"""Data quality at a glance: where and since when the demographic fields go unrecorded."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from charts.palette import finish, format_period, stratifier_label
+
+# A sequential, colour-blind-safe scale: dark where capture fails, light where it is complete.
+_SCALE = "cividis"
+
+
+def completeness_heatmap(cells: pd.DataFrame, field: str, target: float) -> go.Figure:
+    """Sites by month, coloured by the share of patients seen with `field` recorded with a
+    known value; each cell's text is the percent. `cells` comes from
+    `data_quality.completeness_by_site_and_month`."""
+    grid = cells.pivot(index="site", columns="period", values="complete_percent")
+    counts = cells.pivot(index="site", columns="period", values="patients")
+    months = list(grid.columns)
+    text = [[("" if pd.isna(v) else f"{v:.0f}") for v in row] for row in grid.to_numpy()]
+    hover = [[(f"{site}, {format_period(month)}: {v:.1f} % of {int(n):,} patients"
+               if pd.notna(v) else f"{site}, {format_period(month)}: no patients")
+              for month, v, n in zip(months, values, ns)]
+             for site, values, ns in zip(grid.index, grid.to_numpy(), counts.to_numpy())]
+    fig = go.Figure(go.Heatmap(
+        z=grid.to_numpy().tolist(), x=[format_period(m) for m in months], y=list(grid.index),
+        text=text, texttemplate="%{text}", hovertext=hover, hoverinfo="text",
+        colorscale=_SCALE, zmin=min(50.0, float(cells["complete_percent"].min() or 50)),
+        zmax=100, colorbar={"title": {"text": "% known"}},
+    ))
+    fig.update_yaxes(autorange="reversed")
+    label = stratifier_label(field).lower() if field != "birth_year" else "birth year"
+    worst = cells.sort_values("complete_percent").head(1)
+    summary = (f"Share of patients seen at each site each month whose {label} is recorded with "
+               f"a known value. Target {target:.0f} %.")
+    if not worst.empty:
+        row = worst.iloc[0]
+        summary += (f" The lowest cell is {row['site']} in {format_period(row['period'])}: "
+                    f"{row['complete_percent']:.1f} % of {int(row['patients']):,} patients.")
+    return finish(fig, title=f"{stratifier_label(field) if field != 'birth_year' else 'Birth year'}"
+                  " recorded, by site and month",
+                  subtitle=f"Percent of patients seen with a known value · target {target:.0f} %",
+                  captions=["Unknown and Asked but no answer count as not known."],
+                  summary=summary, chart="completeness_heatmap",
+                  plot_height=max(220, 34 * len(grid.index)), left=200)
+
+
+def check_history_chart(history: pd.DataFrame, checks: list[str]) -> go.Figure:
+    """The unexpected percent of some checks across the stored validation runs."""
+    fig = go.Figure()
+    for check in checks:
+        rows = history[history["check"] == check]
+        fig.add_trace(go.Scatter(
+            x=[str(run) for run in rows["run_id"]], y=rows["unexpected_percent"].tolist(),
+            mode="lines+markers", name=check))
+    fig.update_xaxes(title_text="Validation run", type="category")
+    fig.update_yaxes(title_text="Rows not meeting the check (%)", rangemode="tozero")
+    runs = history["run_id"].nunique() if not history.empty else 0
+    return finish(fig, title="Checks over the last validation runs",
+                  subtitle=f"{runs} run{'s' if runs != 1 else ''}",
+                  summary=f"Share of rows failing each of {len(checks)} checks over {runs} "
+                          "stored validation runs.", chart="check_history")
