@@ -16,31 +16,20 @@ import tempfile
 import time
 import uuid
 from datetime import date
-from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from bench.import_extract import extract
 from data_quality import completeness_by, gate, run_checks
 from data_quality.runner import _import_gx
-from sample_data.generator import generate
 from sample_data.ground_truth import END_PERIOD, month_index
 from store import import_extract
 from store.engine import dispose_engine, get_engine
 
-CACHE = Path(__file__).resolve().parent / ".cache"
 DEFAULT_POSTGRES = os.environ.get("EQUITY_TEST_POSTGRES_URL",
                                   "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 _AFTER_END = month_index(END_PERIOD) + 1
 TODAY = date(_AFTER_END // 12, _AFTER_END % 12 + 1, 15)  # the sample's data are fresh
-
-
-def extract(patients: int) -> dict:
-    folder = CACHE / f"extract-{patients}"
-    files = {name: folder / f"{name}.csv" for name in ("patients", "results", "value_map")}
-    if not all(path.exists() for path in files.values()):
-        folder.mkdir(parents=True, exist_ok=True)
-        generate(folder, patients=patients)
-    return files
 
 
 def timed(function, *args, **kwargs) -> tuple[float, object]:
