@@ -8,6 +8,9 @@
     python manage.py metrics --measure ID --by COLUMN [--by COLUMN2]
         [--where COLUMN=VALUE ...] [--from YYYY-MM] [--to YYYY-MM]
         [--reference largest|best|overall|GROUP] [--format csv|json]
+    python manage.py snapshot --measure ID --by COLUMN [--where COLUMN=VALUE ...]
+        [--from YYYY-MM] [--to YYYY-MM] --format pptx|pdf|png|svg|csv|xlsx --out PATH
+    python manage.py pack NAME|PACK.json [--format pptx|pdf] --out PATH
     python manage.py validate [--format json] [--config CHECKS.json]
     python manage.py completeness --by site|period|payer [--format csv|json]
 
@@ -29,10 +32,12 @@ EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 
 def _init(args) -> int:
     import data_quality
+    import snapshots
     from store import describe, ensure_schema
 
     ensure_schema(args.database_url)
     data_quality.ensure_tables(args.database_url)
+    snapshots.ensure_tables(args.database_url)
     print(f"Schema ready in {describe(args.database_url)}")
     return EXIT_OK
 
@@ -117,15 +122,21 @@ def _completeness(args) -> int:
     return EXIT_OK
 
 
-def _metrics(args) -> int:
-    import metrics
-
+def _where_pairs(conditions: list[str]) -> dict[str, list[str]]:
+    """--where COLUMN=VALUE options as a filter mapping; a repeated column allows several."""
     where: dict[str, list[str]] = {}
-    for condition in args.where:
+    for condition in conditions:
         column, sep, value = condition.partition("=")
         if not sep or not column.strip():
             raise ValueError(f"--where takes COLUMN=VALUE, not {condition!r}")
         where.setdefault(column.strip(), []).append(value)
+    return where
+
+
+def _metrics(args) -> int:
+    import metrics
+
+    where = _where_pairs(args.where)
     table = metrics.stratify(args.measure, args.by, where=where, period_from=args.period_from,
                              period_to=args.period_to, reference=args.reference,
                              database_url=args.database_url)
@@ -133,6 +144,26 @@ def _metrics(args) -> int:
         print(table.to_json(orient="records", indent=2))
     else:
         sys.stdout.write(table.to_csv(index=False))
+    return EXIT_OK
+
+
+def _snapshot(args) -> int:
+    import snapshots
+
+    path = snapshots.snapshot(
+        args.measure, args.by, where=_where_pairs(args.where), period_from=args.period_from,
+        period_to=args.period_to, fmt=args.format, out=args.out, reference=args.reference,
+        database_url=args.database_url, actor=args.actor, kind=args.kind, group=args.group)
+    print(f"Wrote {path}")
+    return EXIT_OK
+
+
+def _pack(args) -> int:
+    import snapshots
+
+    path = snapshots.pack(args.pack, fmt=args.format, out=args.out,
+                          database_url=args.database_url, actor=args.actor)
+    print(f"Wrote {path}")
     return EXIT_OK
 
 
@@ -191,6 +222,37 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--reference", default="largest", metavar="largest|best|overall|GROUP")
     table.add_argument("--format", choices=("csv", "json"), default="csv")
     table.set_defaults(run=_metrics)
+
+    snap = commands.add_parser(
+        "snapshot", help="export one view: chart (png, svg), table (csv, xlsx), one-page pdf "
+                         "or pptx deck")
+    snap.add_argument("--measure", required=True, metavar="ID")
+    snap.add_argument("--by", required=True, action="append", metavar="COLUMN",
+                      help="stratifier; give it twice to cross two")
+    snap.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
+                      help="filter; repeat a column to allow several values")
+    snap.add_argument("--from", dest="period_from", metavar="YYYY-MM")
+    snap.add_argument("--to", dest="period_to", metavar="YYYY-MM")
+    snap.add_argument("--reference", default="largest", metavar="largest|best|overall|GROUP")
+    snap.add_argument("--kind", default="disparity",
+                      choices=("disparity", "share", "trend", "control"))
+    snap.add_argument("--group", default=None, metavar="GROUP",
+                      help="the group of a control chart (--kind control)")
+    snap.add_argument("--format", required=True,
+                      choices=("pptx", "pdf", "png", "svg", "csv", "xlsx"))
+    snap.add_argument("--out", required=True, metavar="PATH", help="a folder or a file path")
+    snap.add_argument("--actor", default=None,
+                      help="who exports, for the audit log (default: EQUITY_ACTOR or the OS "
+                           "user)")
+    snap.set_defaults(run=_snapshot)
+
+    pack = commands.add_parser(
+        "pack", help="build a saved meeting pack (or a pack JSON file) on the current data")
+    pack.add_argument("pack", metavar="NAME|PACK.json")
+    pack.add_argument("--format", default="pptx", choices=("pptx", "pdf"))
+    pack.add_argument("--out", required=True, metavar="PATH", help="a folder or a file path")
+    pack.add_argument("--actor", default=None, help="who exports, for the audit log")
+    pack.set_defaults(run=_pack)
 
     validate = commands.add_parser(
         "validate", help="run the data-quality checks (exit 1 when any is not met)")

@@ -72,14 +72,24 @@ def over_time(
         figure.insert(1, "period", rows["period"].to_numpy())
         charts.append(figure.drop(columns="rate"))
     result = series.merge(pd.concat(charts, ignore_index=True), on=[by, "period"], how="left")
+    # A group hidden over the whole range is hidden in every month too: its shown months
+    # would otherwise add up towards the hidden total.
+    hidden_groups = set(whole.loc[whole["suppressed"], by].astype(str))
+    whole_hidden = result[by].astype(str).isin(hidden_groups).to_numpy()
+    result.loc[whole_hidden, "suppressed"] = True
+    numbers = ["denominator", "numerator", "rate", "rate_lower", "rate_upper", "difference",
+               "difference_lower", "difference_upper", "ratio", "ratio_lower", "ratio_upper",
+               "p_value"]
+    for column in numbers:
+        result.loc[whole_hidden, column] = pd.NA if column in ("denominator",
+                                                               "numerator") else np.nan
+    result.loc[whole_hidden, "flagged"] = False
     # A hidden month must not be recoverable from its limits (they depend on its count).
     hidden = result["suppressed"].to_numpy()
     for column in ("lower_limit", "upper_limit"):
         result.loc[hidden, column] = np.nan
     result.loc[hidden, ["beyond_limits", "shift"]] = False
-    # A group hidden over the whole range keeps its centre line hidden too.
-    hidden_groups = set(whole.loc[whole["suppressed"], by].astype(str))
-    result.loc[result[by].astype(str).isin(hidden_groups), "centre"] = np.nan
+    result.loc[whole_hidden, "centre"] = np.nan
     result.attrs.update(whole.attrs)
     result.attrs.update(_describe(measure, by, where, period_from, period_to))
     return result

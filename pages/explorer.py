@@ -5,10 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 import charts
+import snapshots
 from metrics.disparity import REFERENCE_CHOICES
 from metrics.strata import STRATIFIERS
 from ui import data, state, tables
 from ui.charts import show_chart
+from ui.exports import export_buttons
 from ui.frame import require_frame
 
 require_frame()
@@ -122,3 +124,13 @@ with tabs[5]:
         every = {measure: t for measure, t in every.items() if not t.empty}
         show_chart(charts.small_multiples(every), key="small_multiples")
         st.write(charts.small_multiples_summary(every))
+
+view_kind = {"Groups": "disparity", "Share of outcomes": "share", "Over time": "trend",
+             "Control chart": "control"}.get(st.session_state.get("view", "Groups"))
+if view_kind and (len(by) == 1 or view_kind in ("disparity", "share")):
+    with st.expander("Take this view to a meeting"):
+        export_buttons(snapshots.View(
+            view_kind, measure_id, tuple(by), where=data.where_key(filters.where(**chosen)),
+            period_from=filters.period_from, period_to=filters.period_to, reference=reference,
+            group=st.session_state.get("group") if view_kind == "control" else None),
+            key="export")

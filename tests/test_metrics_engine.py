@@ -213,3 +213,13 @@ def test_summary_measures_for_ordered_and_unordered_stratifiers(sample_sqlite):
     assert {"sii", "rii"} <= set(by_age.index)
     # Falls rise with age (planted): the slope index is positive.
     assert by_age.loc["sii", "estimate"] > 0
+
+
+def test_a_group_hidden_over_the_whole_period_is_hidden_every_month(sample_sqlite):
+    whole = metrics.stratify("smm", "race", database_url=sample_sqlite)
+    monthly = metrics.over_time("smm", "race", database_url=sample_sqlite)
+    hidden = set(whole.loc[whole["suppressed"], "race"])
+    assert hidden
+    rows = monthly[monthly["race"].isin(hidden)]
+    assert rows["suppressed"].all()
+    assert rows[["denominator", "numerator", "rate", "centre"]].isna().all().all()
