@@ -40,8 +40,14 @@ def require_frame() -> None:
     folder's file list as the menu. Streamlit has no public switch for this, so the flag it
     keeps is cleared here and the run restarted, which then goes through app.py.
     """
+    from streamlit import config
     from streamlit.runtime.pages_manager import PagesManager
 
+    # AppTest resets that flag before every run, so a rerun here would swallow every click;
+    # under AppTest a page runs as its own script after a first run of app.py has set up the
+    # session it needs.
+    if config.get_option("global.appTest"):
+        return
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
