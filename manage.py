@@ -11,6 +11,7 @@
     python manage.py snapshot --measure ID --by COLUMN [--where COLUMN=VALUE ...]
         [--from YYYY-MM] [--to YYYY-MM] --format pptx|pdf|png|svg|csv|xlsx --out PATH
     python manage.py pack NAME|PACK.json [--format pptx|pdf] --out PATH
+    python manage.py progress [--format json]
     python manage.py validate [--format json] [--config CHECKS.json]
     python manage.py completeness --by site|period|payer [--format csv|json]
 
@@ -33,11 +34,13 @@ EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 def _init(args) -> int:
     import data_quality
     import snapshots
+    import tracker
     from store import describe, ensure_schema
 
     ensure_schema(args.database_url)
     data_quality.ensure_tables(args.database_url)
     snapshots.ensure_tables(args.database_url)
+    tracker.ensure_tables(args.database_url)
     print(f"Schema ready in {describe(args.database_url)}")
     return EXIT_OK
 
@@ -167,6 +170,15 @@ def _pack(args) -> int:
     return EXIT_OK
 
 
+def _progress(args) -> int:
+    import tracker
+
+    report = tracker.progress_report(args.database_url)
+    print(json.dumps(report, indent=2) if args.format == "json"
+          else tracker.progress_text(report))
+    return EXIT_OK
+
+
 def _status(args) -> int:
     from store import status
 
@@ -222,6 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--reference", default="largest", metavar="largest|best|overall|GROUP")
     table.add_argument("--format", choices=("csv", "json"), default="csv")
     table.set_defaults(run=_metrics)
+
+    progress = commands.add_parser("progress", help="progress through the five phases")
+    progress.add_argument("--format", choices=("text", "json"), default="text")
+    progress.set_defaults(run=_progress)
 
     snap = commands.add_parser(
         "snapshot", help="export one view: chart (png, svg), table (csv, xlsx), one-page pdf "

@@ -67,7 +67,7 @@ def measure(address: str, repeats: int) -> dict[str, list[float]]:
     with sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
         for _ in range(repeats):
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1400, "height": 1300})
             page.set_default_timeout(180_000)
             started = time.perf_counter()
             page.goto(address)

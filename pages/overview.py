@@ -78,5 +78,6 @@ if not gaps.empty:
 
 st.subheader("Progress through the five phases")
 show_chart(charts.phase_progress_chart(progress), key="phases")
-st.caption("Data-phase items are decided from the data; the other phases are recorded by "
-           "the team's champions.")
+st.caption("Items the data can decide (data loaded and stratified, completeness, a chartered "
+           "goal, an intervention under way) are marked automatically; the others are "
+           "recorded by the team's champions on each phase's page.")

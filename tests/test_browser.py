@@ -93,7 +93,7 @@ def browser(server):
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": 1400, "height": 1300})
     opened = context.new_page()
     opened.set_default_timeout(60_000)
     yield opened

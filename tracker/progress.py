@@ -1,64 +1,62 @@
 """Progress through Commit, Learn, Data, Vision and Launch.
 
-Until champions record items themselves (the tracker pages), progress counts only what the
-data can decide; every item says whether it was decided automatically (`auto`).
+Percent done per phase = items done / items on the checklist. Items with a rule are decided
+by the data and marked `auto` (`facts` below says, for each rule, whether it is met and why);
+the others are done when a person marks them done on the phase's page.
 """
 from __future__ import annotations
 
-from sqlalchemy import case, func, select
+from datetime import date, timedelta
+
+from sqlalchemy import and_, case, func, or_, select
 
 from store.engine import ensure_schema
-from store.schema import patients, results
+from store.schema import measures, patients, results
 from store.vocabulary import NOT_KNOWN_GROUPS
+from tracker import records, schema
+from tracker.seed import phase_names
 
 COMPLETENESS_TARGET = 0.95
+# The completeness checks of data_quality whose success in the latest validation completes
+# "demographic completeness above target".
+DEMOGRAPHIC_CHECKS = ("race_complete", "ethnicity_complete", "preferred_language_complete")
+ASKED_WITHIN_DAYS = 365
+THREE = 3
 
-# (phase id, name, [(item id, title, rule or None)]); None = recorded by a person.
-PHASES = (
-    ("commit", "Commit", [
-        ("assess", "Know whether access, screening, treatment or outcomes differ by race, "
-                   "ethnicity or language", None),
-        ("champions", "Identify equity champions", None),
-        ("statement", "Commitment statement signed by leaders", None),
-    ]),
-    ("learn", "Learn", [
-        ("sessions", "Learning sessions held on racism and equity", None),
-        ("language", "Adopt the AMA-AAMC guide to language, narrative and concepts", None),
-    ]),
-    ("data", "Data", [
-        ("loaded", "Patient quality data loaded", "data_loaded"),
-        ("stratified", "At least three measures stratified by race, ethnicity and language",
-         "three_measures"),
-        ("complete", "Race and ethnicity recorded for at least 95 % of patients",
-         "demographics_complete"),
-        ("community", "Community data reviewed (payers, local health department)", None),
-    ]),
-    ("vision", "Vision", [
-        ("charter", "At least one equity-focused SMART goal chartered", None),
-        ("team", "Leaders working in teams on a few key measures", None),
-    ]),
-    ("launch", "Launch", [
-        ("intervention", "An intervention under way with a run chart", None),
-        ("report", "Progress reported to leaders", None),
-    ]),
-)
+PHASES = tuple(phase_names().items())  # (("commit", "Commit"), ...) in the toolkit's order
 
 
-def phase_progress(database_url: str | None = None) -> list[dict]:
+def phase_progress(database_url: str | None = None, today: date | None = None) -> list[dict]:
     """[{id, name, percent, items: [{id, title, status, done, auto}]}] in phase order."""
-    facts = _facts(database_url)
-    phases = []
-    for phase_id, name, items in PHASES:
-        listed = []
-        for item_id, title, rule in items:
-            done = bool(facts[rule]) if rule else False
-            listed.append({
-                "id": item_id, "title": title, "done": done, "auto": rule is not None,
-                "status": "done" if done else "not started",
-            })
-        percent = 100.0 * sum(item["done"] for item in listed) / len(listed)
-        phases.append({"id": phase_id, "name": name, "percent": percent, "items": listed})
-    return phases
+    from tracker.checklist import checklist
+
+    return [
+        {"id": phase["id"], "name": phase["name"], "percent": phase["percent"],
+         "items": [{"id": item["item_id"], "title": item["title"], "status": item["status"],
+                    "done": item["done"], "auto": item["auto"]} for item in phase["items"]]}
+        for phase in checklist(database_url, today)
+    ]
+
+
+def progress_report(database_url: str | None = None, today: date | None = None) -> dict:
+    """What `python manage.py progress --format json` prints:
+    {"phases": [{"id", "name", "percent", "items": [{"id", "title", "status", "done",
+    "auto"}]}]} with the phases commit, learn, data, vision, launch in that order."""
+    return {"phases": phase_progress(database_url, today)}
+
+
+def progress_text(report: dict) -> str:
+    """The report for a terminal: one line per phase, one per item ([x] done, (auto))."""
+    lines = []
+    for phase in report["phases"]:
+        done = sum(item["done"] for item in phase["items"])
+        lines.append(f"{phase['name']}: {phase['percent']:.0f} % "
+                     f"({done} of {len(phase['items'])})")
+        for item in phase["items"]:
+            mark = "x" if item["done"] else " "
+            auto = " (auto)" if item["auto"] else ""
+            lines.append(f"  [{mark}] {item['title']}{auto} — {item['status']}")
+    return "\n".join(lines)
 
 
 def race_ethnicity_recorded(database_url: str | None = None) -> float | None:
@@ -74,16 +72,122 @@ def race_ethnicity_recorded(database_url: str | None = None) -> float | None:
     return (recorded or 0) / total if total else None
 
 
-def _facts(database_url: str | None) -> dict[str, bool]:
-    engine = ensure_schema(database_url)
+# --- the rules ----------------------------------------------------------------------------
+def facts(database_url: str | None = None, today: date | None = None) -> dict[str, tuple]:
+    """{rule: (met, evidence)} for every rule an item can name; evidence is a sentence."""
+    today = today or date.today()
+    engine = records.ready_engine(database_url)
     with engine.connect() as conn:
-        counted = conn.execute(
-            select(func.count(func.distinct(results.c.measure_id))).where(
-                results.c.denominator == 1)
-        ).scalar_one()
-    recorded = race_ethnicity_recorded(database_url)
+        # One index probe per catalog measure (ix_results_measure_period), not a scan of
+        # the results: this runs again after every save in the tracker.
+        counted = (select(results.c.measure_id)
+                   .where(results.c.measure_id == measures.c.measure_id,
+                          results.c.denominator == 1).exists())
+        measured = conn.execute(select(func.count()).select_from(measures).where(counted)
+                                ).scalar_one()
+        known = conn.execute(select(func.count()).select_from(schema.questions).where(
+            schema.questions.c.kind == "known")).scalar_one()
+        answered = conn.execute(select(func.count()).select_from(schema.questions).where(
+            schema.questions.c.kind == "known", schema.questions.c.answer.is_not(None),
+            schema.questions.c.answer != "")).scalar_one()
+        asked = {row.question_id: row.answer for row in conn.execute(
+            select(schema.questions.c.question_id, schema.questions.c.answer).where(
+                schema.questions.c.kind == "date"))}
+        champions = conn.execute(select(func.count()).select_from(schema.champions)
+                                 ).scalar_one()
+        commitment = conn.execute(select(schema.commitments)).mappings().first()
+        sessions = conn.execute(select(func.count()).select_from(schema.learning)
+                                ).scalar_one()
+        chartered = conn.execute(select(func.count()).select_from(schema.goals).where(
+            schema.goals.c.status == "chartered")).scalar_one()
+        running = _running_intervention(conn, today)
+
     return {
-        "data_loaded": counted > 0,
-        "three_measures": counted >= 3,
-        "demographics_complete": recorded is not None and recorded >= COMPLETENESS_TARGET,
+        "data_loaded": (measured > 0, f"{measured} measure(s) with counted cases loaded."),
+        "three_measures": (measured >= THREE,
+                           f"{measured} measure(s) with data, each stratified by race, "
+                           f"ethnicity and language on the explorer (needs {THREE})."),
+        "demographics_complete": demographics_complete(database_url),
+        "self_assessment_answered": (
+            known > 0 and answered == known,
+            f"{answered} of {known} self-assessment questions answered."),
+        "racism_asked_this_year": _asked(asked, today),
+        "champions_named": (champions > 0, f"{champions} champion(s) on the roster."),
+        "statement_signed": _signed(commitment),
+        "learning_logged": (sessions > 0, f"{sessions} learning session(s) logged."),
+        "goal_chartered": (chartered > 0, f"{chartered} SMART goal(s) chartered."),
+        "intervention_running": running,
     }
+
+
+def _asked(answers: dict, today: date) -> tuple[bool, str]:
+    if not answers:
+        return False, "No question about asking patients and staff."
+    dates = []
+    for answer in answers.values():
+        try:
+            dates.append(date.fromisoformat(answer) if answer else None)
+        except ValueError:
+            dates.append(None)
+    if any(d is None for d in dates):
+        return False, "Not yet answered for both patients and staff."
+    oldest = min(dates)
+    recent = oldest >= today - timedelta(days=ASKED_WITHIN_DAYS)
+    return recent, (f"Patients and staff last asked on {', '.join(d.isoformat() for d in dates)}"
+                    + ("." if recent else f": more than {ASKED_WITHIN_DAYS} days ago."))
+
+
+def _signed(commitment) -> tuple[bool, str]:
+    if commitment is None or not (commitment["text"] or "").strip():
+        return False, "No commitment statement written yet."
+    if not commitment["signed_by"]:
+        return False, "The statement is written but not signed."
+    return True, (f"Signed by {commitment['signed_by']}"
+                  + (f" ({commitment['signer_role']})" if commitment["signer_role"] else "")
+                  + (f" on {commitment['signed_on'].isoformat()}."
+                     if commitment["signed_on"] else "."))
+
+
+def _running_intervention(conn, today: date) -> tuple[bool, str]:
+    """An intervention that has started and not ended, on a chartered goal whose measure has
+    data (so that its run chart can be drawn)."""
+    i, g = schema.interventions, schema.goals
+    with_data = select(results.c.measure_id).where(results.c.measure_id == g.c.measure_id,
+                                                   results.c.denominator == 1).exists()
+    found = conn.execute(
+        select(i.c.name, g.c.title).select_from(i.join(g, g.c.goal_id == i.c.goal_id))
+        .where(i.c.start_date <= today, or_(i.c.end_date.is_(None), i.c.end_date >= today),
+               and_(g.c.status == "chartered", with_data))
+        .order_by(i.c.start_date).limit(1)).first()
+    if found is None:
+        return False, "No intervention under way on a chartered goal with data."
+    return True, f"{found.name!r} under way for the goal {found.title!r}."
+
+
+def demographics_complete(database_url: str | None = None) -> tuple[bool, str]:
+    """Race, ethnicity and preferred language recorded often enough: from the latest
+    validation that ran the completeness checks (data_quality); without any, from the data
+    directly (race and ethnicity both known for at least 95 % of patients)."""
+    import data_quality
+
+    report = data_quality.latest_run(database_url)
+    looked = 0
+    while report is not None and looked < 10:
+        found = [r for r in report.results if r.check in DEMOGRAPHIC_CHECKS]
+        if found:
+            failed = [r.column for r in found if not r.success]
+            when = report.started_at.strftime("%Y-%m-%d") if report.started_at else "?"
+            if failed:
+                return False, (f"Latest validation (run {report.run_id}, {when}): below target "
+                               f"for {', '.join(failed)}.")
+            return True, (f"Latest validation (run {report.run_id}, {when}): "
+                          f"{', '.join(r.column for r in found)} complete above target.")
+        looked += 1
+        report = data_quality.latest_run(database_url, before=report.run_id)
+    share = race_ethnicity_recorded(database_url)
+    if share is None:
+        return False, "No patients loaded."
+    met = share >= COMPLETENESS_TARGET
+    return met, (f"No validation run stored yet; measured directly: race and ethnicity both "
+                 f"recorded for {100 * share:.1f} % of patients "
+                 f"(target {100 * COMPLETENESS_TARGET:.0f} %).")

@@ -10,16 +10,25 @@ EXPLORER = st.Page("pages/explorer.py", title="Disparity explorer", url_path="ex
 LOADED = st.Page("pages/loaded.py", title="What is loaded", url_path="loaded")
 QUALITY = st.Page("pages/quality.py", title="Data quality", url_path="quality")
 METHODS = st.Page("pages/methods.py", title="Methods", url_path="methods")
+COMMIT = st.Page("pages/commit.py", title="Commit: where we stand", url_path="commit")
+LEARN = st.Page("pages/learn.py", title="Learn: log and resources", url_path="learn")
+VISION = st.Page("pages/vision.py", title="Vision: SMART goals", url_path="vision")
+LAUNCH = st.Page("pages/launch.py", title="Launch: interventions", url_path="launch")
 
 # Sections follow the toolkit's steps; a phase appears once it has a page. Each url_path is
 # its file's name: until st.navigation has run once, Streamlit resolves a first URL against
 # the pages/ folder, and any other path opens with a "Page not found" notice.
 PAGES = {
     "Overview": [OVERVIEW],
+    "Commit": [COMMIT],
+    "Learn": [LEARN],
     "Data": [EXPLORER, QUALITY, LOADED],
+    "Vision": [VISION],
+    "Launch": [LAUNCH],
     "About": [METHODS],
 }
-_PHASE_OF_PAGE = {"explorer": "Data", "quality": "Data", "loaded": "Data"}
+_PHASE_OF_PAGE = {"explorer": "Data", "quality": "Data", "loaded": "Data", "commit": "Commit",
+                  "learn": "Learn", "vision": "Vision", "launch": "Launch"}
 
 
 def phase_of(page) -> str | None:
