@@ -7,6 +7,7 @@ import streamlit as st
 import charts
 from charts import palette
 from ui import data, state
+from ui import tracker_forms as forms
 from ui.charts import show_chart
 from ui.frame import require_frame
 
@@ -15,6 +16,10 @@ require_frame()
 version = data.data_version()
 state.show_notes()
 st.title("Is our demographic data good enough to see disparities?")
+with st.expander("Data phase checklist (STEPS Forward)"):
+    tracker_url = forms.ready()
+    forms.current_user()
+    forms.phase_checklist(forms.phase_header("data", tracker_url), tracker_url)
 
 card = data.quality_scorecard(version)
 if card.empty:

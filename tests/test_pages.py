@@ -142,7 +142,8 @@ def test_running_the_checks_from_the_page_lists_what_is_not_met(sqlite_url, samp
                    value_map_csv=sample_extract["value_map"], database_url=sqlite_url)
     app = app_on(sqlite_url, monkeypatch, "pages/quality.py")
     assert any("No validation has been run" in info.value for info in app.info)
-    app.button[0].click().run()
+    run_now = next(b for b in app.button if b.label == "Run the checks now")
+    run_now.click().run()
     assert not app.exception
     listed = " ".join(m.value for m in app.markdown)
     assert "race_complete not met" in listed

@@ -12,6 +12,7 @@ import streamlit as st
 
 import snapshots
 import store
+from ui.tracker_forms import user
 
 _LABELS = {"pptx": "Slides (PPTX)", "pdf": "One-page PDF", "png": "Chart (PNG)",
            "svg": "Chart (SVG)", "csv": "Table (CSV)", "xlsx": "Table (XLSX)"}
@@ -32,5 +33,5 @@ def export_buttons(view: snapshots.View, key: str) -> None:
 def _maker(view: snapshots.View, fmt: str):
     def make() -> bytes:
         return snapshots.export_bytes(view, fmt, database_url=store.database_url(),
-                                      actor=st.session_state.get("user_name")).data
+                                      actor=user()).data
     return make
