@@ -17,6 +17,21 @@ _PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 Where = Mapping[str, str | Sequence[str]] | None
 
 
+def normal_where(where) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A filter mapping (or its items) as sorted tuples without empty filters: hashable, and
+    equal for equal filters (cache keys, saved views)."""
+    if not where:
+        return ()
+    items = where.items() if isinstance(where, Mapping) else where
+    normal = []
+    for name, values in items:
+        values = [values] if isinstance(values, str) else list(values)
+        values = tuple(sorted({str(v) for v in values}))
+        if values:
+            normal.append((str(name), values))
+    return tuple(sorted(normal))
+
+
 def as_list(by: str | Sequence[str]) -> list[str]:
     names = [by] if isinstance(by, str) else list(by)
     if not 1 <= len(names) <= 2:

@@ -35,6 +35,7 @@ from charts.palette import (
     format_period_range,
     stratifier_label,
 )
+from metrics.aggregate import normal_where
 from metrics.disparity import JOIN, SMALL_CELL, UNSTABLE_BELOW
 from metrics.strata import stratifier
 from store.engine import get_engine
@@ -139,7 +140,7 @@ class View:
     def __post_init__(self):
         by = self.by
         by = (by,) if isinstance(by, str) else tuple(str(b) for b in (by or ()))
-        where = _normal_where(self.where)
+        where = normal_where(self.where)
         groups = (self.groups,) if isinstance(self.groups, str) else tuple(
             str(g) for g in (self.groups or ()))
         notes = tuple((str(p), str(t)) for p, t in (self.annotations or ()))
@@ -246,19 +247,6 @@ class View:
         if self.kind == "control":
             return f"{what}: {self.group}, control chart"
         return f"{what} ({KIND_NAMES[self.kind]})"
-
-
-def _normal_where(where) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    if not where:
-        return ()
-    items = where.items() if isinstance(where, Mapping) else where
-    normal = []
-    for name, values in items:
-        values = [values] if isinstance(values, str) else list(values)
-        values = tuple(sorted({str(v) for v in values}))
-        if values:
-            normal.append((str(name), values))
-    return tuple(sorted(normal))
 
 
 # --- what every export states -------------------------------------------------------------

@@ -13,6 +13,7 @@ import data_quality
 import metrics
 import store
 import tracker
+from metrics.aggregate import normal_where
 
 Where = tuple[tuple[str, tuple[str, ...]], ...]
 
@@ -28,14 +29,9 @@ def _last_batch(url: str) -> int | None:
     return loaded["batch_id"] if loaded else None
 
 
-def where_key(where: dict[str, list[str] | str] | None) -> Where:
+def where_key(where) -> Where:
     """A hashable form of a filter mapping, dropping empty filters."""
-    items = []
-    for column, values in sorted((where or {}).items()):
-        values = [values] if isinstance(values, str) else list(values)
-        if values:
-            items.append((column, tuple(sorted(values))))
-    return tuple(items)
+    return normal_where(where)
 
 
 def _where(key: Where) -> dict[str, list[str]]:
