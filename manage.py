@@ -224,14 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         run=_status)
 
     table = commands.add_parser("metrics", help="print the disparity table of a measure")
-    table.add_argument("--measure", required=True, metavar="ID")
-    table.add_argument("--by", required=True, action="append", metavar="COLUMN",
-                       help="stratifier; give it twice to cross two")
-    table.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
-                       help="filter; repeat a column to allow several values")
-    table.add_argument("--from", dest="period_from", metavar="YYYY-MM")
-    table.add_argument("--to", dest="period_to", metavar="YYYY-MM")
-    table.add_argument("--reference", default="largest", metavar="largest|best|overall|GROUP")
+    _view_arguments(table)
     table.add_argument("--format", choices=("csv", "json"), default="csv")
     table.set_defaults(run=_metrics)
 
@@ -242,14 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     snap = commands.add_parser(
         "snapshot", help="export one view: chart (png, svg), table (csv, xlsx), one-page pdf "
                          "or pptx deck")
-    snap.add_argument("--measure", required=True, metavar="ID")
-    snap.add_argument("--by", required=True, action="append", metavar="COLUMN",
-                      help="stratifier; give it twice to cross two")
-    snap.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
-                      help="filter; repeat a column to allow several values")
-    snap.add_argument("--from", dest="period_from", metavar="YYYY-MM")
-    snap.add_argument("--to", dest="period_to", metavar="YYYY-MM")
-    snap.add_argument("--reference", default="largest", metavar="largest|best|overall|GROUP")
+    _view_arguments(snap)
     snap.add_argument("--kind", default="disparity",
                       choices=("disparity", "share", "trend", "control"))
     snap.add_argument("--group", default=None, metavar="GROUP",
@@ -283,6 +269,19 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("--format", choices=("csv", "json"), default="csv")
     complete.set_defaults(run=_completeness)
     return parser
+
+
+def _view_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that say which view: measure, stratifiers, filters, months, reference."""
+    parser.add_argument("--measure", required=True, metavar="ID")
+    parser.add_argument("--by", required=True, action="append", metavar="COLUMN",
+                        help="stratifier; give it twice to cross two")
+    parser.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
+                        help="filter; repeat a column to allow several values")
+    parser.add_argument("--from", dest="period_from", metavar="YYYY-MM")
+    parser.add_argument("--to", dest="period_to", metavar="YYYY-MM")
+    parser.add_argument("--reference", default="largest",
+                        metavar="largest|best|overall|GROUP")
 
 
 def _positive(text: str) -> int:

@@ -56,6 +56,15 @@ def postgres_problem() -> str | None:
     return _POSTGRES_PROBLEM[0]
 
 
+def require_postgres() -> None:
+    """Skip (or, in CI, fail) when the PostgreSQL server does not answer."""
+    problem = postgres_problem()
+    if problem:
+        if os.environ.get("EQUITY_REQUIRE_POSTGRES") == "1":
+            pytest.fail(problem + " (EQUITY_REQUIRE_POSTGRES=1)")
+        pytest.skip(problem)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     """A URL to an empty database of each kind; the engine is disposed afterwards."""
@@ -66,11 +75,7 @@ def database_url(request, tmp_path):
         yield url
         dispose_engine(url)
         return
-    problem = postgres_problem()
-    if problem:
-        if os.environ.get("EQUITY_REQUIRE_POSTGRES") == "1":
-            pytest.fail(problem + " (EQUITY_REQUIRE_POSTGRES=1)")
-        pytest.skip(problem)
+    require_postgres()
     url, drop = _fresh_postgres_schema()
     try:
         yield url
@@ -141,11 +146,7 @@ def sample_postgres(sample_extract):
     from store import import_extract
     from store.engine import dispose_engine
 
-    problem = postgres_problem()
-    if problem:
-        if os.environ.get("EQUITY_REQUIRE_POSTGRES") == "1":
-            pytest.fail(problem + " (EQUITY_REQUIRE_POSTGRES=1)")
-        pytest.skip(problem)
+    require_postgres()
     url, drop = _fresh_postgres_schema()
     import_extract(sample_extract["patients"], sample_extract["results"],
                    value_map_csv=sample_extract["value_map"], database_url=url)

@@ -26,6 +26,15 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def require_browser() -> None:
+    """Skip (or, in CI, fail) when there is no chromium or playwright to test with."""
+    problem = _missing()
+    if problem:
+        if os.environ.get("EQUITY_REQUIRE_BROWSER") == "1":
+            pytest.fail(problem + " (EQUITY_REQUIRE_BROWSER=1)")
+        pytest.skip(problem)
+
+
 def _missing() -> str | None:
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         return f"no chromium at {CHROMIUM} (apt-get install chromium)"
@@ -70,11 +79,7 @@ def streamlit_server(database_url: str, log: Path):
 
 @pytest.fixture(scope="module")
 def server(sample_sqlite, tmp_path_factory):
-    problem = _missing()
-    if problem:
-        if os.environ.get("EQUITY_REQUIRE_BROWSER") == "1":
-            pytest.fail(problem + " (EQUITY_REQUIRE_BROWSER=1)")
-        pytest.skip(problem)
+    require_browser()
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
     with streamlit_server(sample_sqlite, log) as url:
         yield url

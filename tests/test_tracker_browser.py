@@ -5,7 +5,6 @@ server is stopped and started again, and the charter is still there on /vision a
 launch)."""
 from __future__ import annotations
 
-import os
 import sqlite3
 import uuid
 
@@ -17,8 +16,8 @@ from tests.test_browser import (
     CHROMIUM,
     FLAGS,
     SHOTS,
-    _missing,
     assert_no_exception,
+    require_browser,
     streamlit_server,
     wait_for_app,
 )
@@ -27,11 +26,7 @@ from tests.test_browser import (
 @pytest.fixture
 def database(sample_sqlite, tmp_path):
     """A private copy of the sample database: this test writes to it."""
-    problem = _missing()
-    if problem:
-        if os.environ.get("EQUITY_REQUIRE_BROWSER") == "1":
-            pytest.fail(problem + " (EQUITY_REQUIRE_BROWSER=1)")
-        pytest.skip(problem)
+    require_browser()
     target = tmp_path / "equity.db"
     source = sqlite3.connect(make_url(sample_sqlite).database)
     copy = sqlite3.connect(target)
