@@ -10,7 +10,7 @@ from metrics.disparity import REFERENCE_CHOICES
 from metrics.strata import STRATIFIERS
 from ui import data, state, tables
 from ui.charts import show_chart
-from ui.exports import export_buttons
+from ui.exports import meeting_panel
 from ui.frame import require_frame
 
 require_frame()
@@ -128,9 +128,8 @@ with tabs[5]:
 view_kind = {"Groups": "disparity", "Share of outcomes": "share", "Over time": "trend",
              "Control chart": "control"}.get(st.session_state.get("view", "Groups"))
 if view_kind and (len(by) == 1 or view_kind in ("disparity", "share")):
-    with st.expander("Take this view to a meeting"):
-        export_buttons(snapshots.View(
-            view_kind, measure_id, tuple(by), where=data.where_key(filters.where(**chosen)),
-            period_from=filters.period_from, period_to=filters.period_to, reference=reference,
-            group=st.session_state.get("group") if view_kind == "control" else None),
-            key="export")
+    meeting_panel(snapshots.View(
+        view_kind, measure_id, tuple(by), where=data.where_key(filters.where(**chosen)),
+        period_from=filters.period_from, period_to=filters.period_to, reference=reference,
+        group=st.session_state.get("group") if view_kind == "control" else None),
+        key="export", version=version)

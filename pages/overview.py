@@ -5,9 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 import charts
+import snapshots
 from ui import data, state
 from ui.charts import show_chart
-from ui.frame import EXPLORER, LOADED, QUALITY, phases, require_frame
+from ui.exports import meeting_panel
+from ui.frame import EXPLORER, LOADED, PACK, QUALITY, phases, require_frame
 
 require_frame()
 
@@ -55,6 +57,9 @@ else:
     with st.expander("What the chart shows, in words, and its data"):
         st.write(charts.largest_gaps_summary(gaps, top=10))
         st.dataframe(gaps.head(10), hide_index=True)
+    meeting_panel(snapshots.View("largest_gaps", where=where, period_from=filters.period_from,
+                                 period_to=filters.period_to, top=10),
+                  key="export_gaps", version=version)
     st.subheader("In plain words")
     halves = st.columns(2)
     for index, row in gaps.head(6).iterrows():
@@ -81,3 +86,6 @@ show_chart(charts.phase_progress_chart(progress), key="phases")
 st.caption("Items the data can decide (data loaded and stratified, completeness, a chartered "
            "goal, an intervention under way) are marked automatically; the others are "
            "recorded by the team's champions on each phase's page.")
+meeting_panel(snapshots.View("phases"), key="export_phases", version=version,
+              heading="Take the progress to a meeting")
+st.page_link(PACK, label="Build a meeting pack of several views")

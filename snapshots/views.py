@@ -235,15 +235,17 @@ class View:
                    group=goal["group_name"], annotations=tuple(notes),
                    title=f"Goal: {goal['title']}" if goal.get("title") else None)
 
-    def label(self) -> str:
-        """A short name for agendas and audit rows."""
+    def label(self, measure_names: Mapping[str, str] | None = None) -> str:
+        """A short name for agendas and audit rows; with `measure_names` (id -> name), the
+        measure's name instead of its id."""
         if self.title:
             return self.title
         if self.kind == "largest_gaps":
             return f"Largest meaningful gaps (top {self.top})"
         if self.kind == "phases":
             return "Progress through the five phases"
-        what = f"{self.measure_id} by {by_label(list(self.by))}"
+        measure = (measure_names or {}).get(self.measure_id, self.measure_id)
+        what = f"{measure} by {by_label(list(self.by))}"
         if self.kind == "control":
             return f"{what}: {self.group}, control chart"
         return f"{what} ({KIND_NAMES[self.kind]})"

@@ -9,6 +9,7 @@ OVERVIEW = st.Page("pages/overview.py", title="Overview", default=True, url_path
 EXPLORER = st.Page("pages/explorer.py", title="Disparity explorer", url_path="explorer")
 LOADED = st.Page("pages/loaded.py", title="What is loaded", url_path="loaded")
 QUALITY = st.Page("pages/quality.py", title="Data quality", url_path="quality")
+PACK = st.Page("pages/pack.py", title="Meeting pack", url_path="pack")
 METHODS = st.Page("pages/methods.py", title="Methods", url_path="methods")
 COMMIT = st.Page("pages/commit.py", title="Commit: where we stand", url_path="commit")
 LEARN = st.Page("pages/learn.py", title="Learn: log and resources", url_path="learn")
@@ -19,7 +20,7 @@ LAUNCH = st.Page("pages/launch.py", title="Launch: interventions", url_path="lau
 # its file's name: until st.navigation has run once, Streamlit resolves a first URL against
 # the pages/ folder, and any other path opens with a "Page not found" notice.
 PAGES = {
-    "Overview": [OVERVIEW],
+    "Overview": [OVERVIEW, PACK],
     "Commit": [COMMIT],
     "Learn": [LEARN],
     "Data": [EXPLORER, QUALITY, LOADED],

@@ -906,4 +906,9 @@ def launch_goal(url: str, version, goal: Mapping) -> None:
         with st.expander("The group's p-chart (control limits)"):
             show_chart(goal_control_chart(monthly, goal, listed),
                        key=f"goal_control_{goal['goal_id']}")
+        from snapshots import View
+        from ui.exports import meeting_panel
+
+        meeting_panel(View.for_goal(goal, listed), key=f"export_goal_{goal['goal_id']}",
+                      version=version, heading="Take this goal's run chart to a meeting")
     interventions_of(url, goal, listed)
