@@ -45,10 +45,10 @@ from charts.palette import (
     group_colour,
     rate_scale,
 )
-from charts.quality import check_history_chart, completeness_heatmap
+from charts.quality import check_history_chart, completeness_chart, completeness_heatmap
 
 __all__ = [
-    "check_history_chart", "completeness_heatmap",
+    "check_history_chart", "completeness_chart", "completeness_heatmap",
     "OKABE_ITO", "captions", "control_chart", "control_summary", "describe",
     "disparity_dot_chart", "disparity_summary", "format_count", "format_difference",
     "format_p_value", "format_percent", "format_period", "format_period_range", "format_rate",

@@ -60,3 +60,42 @@ def check_history_chart(history: pd.DataFrame, checks: list[str]) -> go.Figure:
                   subtitle=f"{runs} run{'s' if runs != 1 else ''}",
                   summary=f"Share of rows failing each of {len(checks)} checks over {runs} "
                           "stored validation runs.", chart="check_history")
+
+
+def completeness_chart(table: pd.DataFrame, field: str, by: str, target: float) -> go.Figure:
+    """One bar per group (site, month or payer): the share of the patients seen there whose
+    `field` is recorded with a known value, against the target. `table` has columns `by`,
+    denominator (patients), numerator (known), rate (0-1) and suppressed; suppressed groups
+    get no bar and are named in a caption."""
+    field_label = "Birth year" if field == "birth_year" else stratifier_label(field)
+    shown = table[~table["suppressed"].astype(bool)]
+    hidden = table.loc[table["suppressed"].astype(bool), by].astype(str).tolist()
+    labels = [format_period(g) if by == "period" else str(g) for g in shown[by]]
+    percent = (shown["rate"].astype(float) * 100).round(1)
+    colours = ["#0072B2" if p >= target else "#D55E00" for p in percent]
+    fig = go.Figure(go.Bar(
+        x=percent.tolist(), y=labels, orientation="h", marker_color=colours,
+        text=[f"{p:.1f} % of {int(n):,}" for p, n in zip(percent, shown["denominator"])],
+        textposition="inside", insidetextanchor="end", textfont_color="white",
+        hovertemplate="%{y}: %{x:.1f} % known<extra></extra>", showlegend=False))
+    fig.add_vline(x=target, line_dash="dash", line_color="#333333",
+                  annotation_text=f"target {target:.0f} %", annotation_position="top")
+    fig.update_xaxes(range=[0, 112], title_text="Patients with a known value (%)",
+                     ticksuffix=" %")
+    fig.update_yaxes(autorange="reversed")
+    below = [f"{g} ({p:.1f} %)" for g, p in zip(labels, percent) if p < target]
+    by_words = {"site": "site", "period": "month", "payer": "payer"}.get(by, by)
+    summary = (f"{field_label} recorded with a known value, by {by_words}: "
+               f"{len(shown)} groups shown, target {target:.0f} %. ")
+    summary += (f"Below target (orange): {', '.join(below)}." if below
+                else "Every group shown meets the target.")
+    if hidden:
+        summary += f" Hidden because of small numbers: {', '.join(hidden)}."
+    notes = ["Unknown and Asked but no answer count as not known; bars in orange are below "
+             "target."]
+    if hidden:
+        notes.append(f"Hidden because of small numbers: {', '.join(hidden)}.")
+    return finish(fig, title=f"{field_label} recorded, by {by_words}",
+                  subtitle=f"Percent of patients seen with a known value · target {target:.0f} %",
+                  captions=notes, summary=summary, chart="completeness",
+                  plot_height=max(200, 30 * len(labels)), left=160)

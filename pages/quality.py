@@ -5,10 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 import charts
+import snapshots
 from charts import palette
 from ui import data, state
 from ui import tracker_forms as forms
 from ui.charts import show_chart
+from ui.exports import meeting_panel
 from ui.frame import require_frame
 
 require_frame()
@@ -71,6 +73,8 @@ state.publish("field")
 target = float(card.set_index("field").loc[field, "target_percent"])
 show_chart(charts.completeness_heatmap(data.completeness_cells(version, field), field, target),
            key="completeness_heatmap")
+meeting_panel(snapshots.View("completeness", by="site", field=field), key="export_quality",
+              version=version, heading="Take this field's completeness by site to a meeting")
 
 st.subheader("Checks")
 latest, comparison, history = data.validation_runs(version)

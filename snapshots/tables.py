@@ -102,6 +102,8 @@ def export_table(rendered: Rendered) -> ExportTable:
         return _monthly_table(table, rendered.view.by[0], control=kind == "control")
     if kind == "largest_gaps":
         return _gaps_table(table)
+    if kind == "completeness":
+        return _completeness_table(table, rendered.view.by[0])
     return _phases_table(table)
 
 
@@ -215,6 +217,22 @@ def _gaps_table(table: pd.DataFrame) -> ExportTable:
         ])
     return ExportTable(headers, rows, formats, {i: 1 for i, f in enumerate(formats)
                                                 if f == "rate"})
+
+
+def _completeness_table(table: pd.DataFrame, by: str) -> ExportTable:
+    headers = [stratifier_label(by), "Patients seen", "With a known value",
+               "Known (%)", "Meets target", "Hidden (small numbers)"]
+    formats = ["text", "count", "count", "rate", "text", "text"]
+    target = float(table.attrs.get("target_percent", 0))
+    rows = []
+    for record in table.to_dict("records"):
+        hidden = bool(record["suppressed"])
+        percent = None if hidden else 100 * float(record["rate"])
+        rows.append([str(record[by]), _count(record["denominator"]),
+                     _count(record["numerator"]), _num(percent, 1),
+                     "" if hidden else ("yes" if percent >= target else "no"),
+                     _yes(hidden)])
+    return ExportTable(headers, rows, formats, {3: 1})
 
 
 def _phases_table(table: pd.DataFrame) -> ExportTable:

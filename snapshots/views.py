@@ -41,7 +41,7 @@ from metrics.strata import stratifier
 from store.engine import get_engine
 from store.schema import results
 
-KINDS = ("disparity", "share", "trend", "control", "largest_gaps", "phases")
+KINDS = ("disparity", "share", "trend", "control", "largest_gaps", "phases", "completeness")
 KIND_NAMES = {
     "disparity": "groups compared with the reference",
     "share": "shares of patients and of adverse outcomes",
@@ -49,7 +49,9 @@ KIND_NAMES = {
     "control": "control chart",
     "largest_gaps": "largest meaningful gaps",
     "phases": "progress through the five phases",
+    "completeness": "demographic data recorded",
 }
+COMPLETENESS_BY = ("site", "period", "payer")
 _MEASURE_KINDS = ("disparity", "share", "trend", "control")
 _PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -120,7 +122,8 @@ class View:
 
     kind: "disparity" (dot chart), "share", "trend" (month by month, with the gap),
     "control" (one group's control chart: a goal's run chart), "largest_gaps" (the
-    overview's top gaps) or "phases" (progress through the five phases).
+    overview's top gaps), "phases" (progress through the five phases) or "completeness"
+    (the share of patients with `field` recorded, by site, month or payer).
     """
     kind: str = "disparity"
     measure_id: str | None = None
@@ -136,10 +139,13 @@ class View:
     annotations: tuple[tuple[str, str], ...] = ()  # control: (YYYY-MM, text), e.g. a start
     title: str | None = None  # a heading of one's own (packs)
     since_last_time: bool = False  # add the changes since the last frozen snapshot
+    field: str = "race"  # completeness: the demographic field
 
     def __post_init__(self):
         by = self.by
         by = (by,) if isinstance(by, str) else tuple(str(b) for b in (by or ()))
+        if self.kind == "completeness" and not by:
+            by = ("site",)
         where = normal_where(self.where)
         groups = (self.groups,) if isinstance(self.groups, str) else tuple(
             str(g) for g in (self.groups or ()))
@@ -174,6 +180,18 @@ class View:
                              f"{self.period_to}")
         if not str(self.reference or "").strip():
             raise ValueError("reference must be largest, best, overall or a group's name")
+        if self.kind == "completeness":
+            from data_quality.completeness import FIELDS
+
+            if len(self.by) != 1 or self.by[0] not in COMPLETENESS_BY:
+                raise ValueError("a completeness view is by one of "
+                                 f"{', '.join(COMPLETENESS_BY)}")
+            if self.field not in FIELDS:
+                raise ValueError(f"unknown demographic field {self.field!r}; choose one of "
+                                 f"{', '.join(FIELDS)}")
+            if self.where or self.period_from or self.period_to:
+                raise ValueError("a completeness view covers every patient seen: it takes no "
+                                 "filters and no months")
         if self.kind == "control" and not self.group:
             raise ValueError("a control view needs the group to chart")
         if not 1 <= int(self.top) <= 50:
@@ -244,6 +262,8 @@ class View:
             return f"Largest meaningful gaps (top {self.top})"
         if self.kind == "phases":
             return "Progress through the five phases"
+        if self.kind == "completeness":
+            return f"{_field_label(self.field)} recorded, by {by_label(list(self.by))}"
         measure = (measure_names or {}).get(self.measure_id, self.measure_id)
         what = f"{measure} by {by_label(list(self.by))}"
         if self.kind == "control":
@@ -428,6 +448,12 @@ def _compute(view: View, url: str | None) -> tuple[pd.DataFrame, go.Figure]:
             table.attrs.update(frame.attrs)
             return table, figure
         return frame, figure
+    if view.kind == "completeness":
+        table = completeness_table(view.field, view.by[0], url)
+        if table.empty:
+            raise ValueError("no patients are loaded: nothing to show")
+        return table, charts.completeness_chart(table, view.field, view.by[0],
+                                                table.attrs["target_percent"])
     if view.kind == "largest_gaps":
         gaps = largest_gaps(where, view.period_from, view.period_to, view.reference, url)
         table = gaps.head(view.top).reset_index(drop=True)
@@ -449,6 +475,39 @@ def _compute(view: View, url: str | None) -> tuple[pd.DataFrame, go.Figure]:
     })
     table.attrs["phases"] = phases
     return table, charts.phase_progress_chart(shown)
+
+
+def _field_label(field: str) -> str:
+    return "Birth year" if field == "birth_year" else stratifier_label(field)
+
+
+def completeness_table(field: str, by: str, url: str | None) -> pd.DataFrame:
+    """Patients seen per site, month or payer (denominator), those with `field` recorded
+    with a known value (numerator) and their share (rate), with the same primary and
+    complementary small-cell suppression as every measure: a group of 1 to 10 patients, or
+    with 1 to 10 known or not known, is shown by name only."""
+    import numpy as np
+
+    from data_quality.completeness import completeness_by
+    from data_quality.suites import THRESHOLDS
+    from metrics.disparity import complementary_suppression, primary_suppression
+
+    found = completeness_by(by, url, fields=(field,))
+    table = pd.DataFrame({
+        by: found["group"].astype(str),
+        "denominator": found["patients"].astype("int64"),
+        "numerator": (found["patients"] - found["missing"] - found["unknown"]
+                      - found["asked_but_no_answer"]).astype("int64"),
+    })
+    hidden = complementary_suppression(table, [by], primary_suppression(table, "proportion"))
+    table["rate"] = np.where(hidden, np.nan, table["numerator"] / table["denominator"])
+    for column in ("denominator", "numerator"):
+        table[column] = table[column].astype("Int64").mask(hidden)
+    table["suppressed"] = hidden
+    table.attrs.update({"kind": "proportion", "field": field, "by": by,
+                        "target_percent": 100 * THRESHOLDS[f"complete.{field}"],
+                        "measure_name": f"{_field_label(field)} recorded"})
+    return table
 
 
 def hide_months_of_hidden_groups(frame: pd.DataFrame, whole: pd.DataFrame,
@@ -534,17 +593,27 @@ def _context(view: View, table: pd.DataFrame, figure: go.Figure, state: DataStat
         items.append(("Measure", "every proportion measure"))
         items.append(("Stratifier", by_label(list(DEFAULT_STRATIFIERS)).replace(
             " and ", ", ").capitalize() + " (each alone)"))
+    elif view.kind == "completeness":
+        items.append(("Measure", f"{_field_label(view.field)} recorded with a known value "
+                                 "(Unknown and Asked but no answer count as not known); "
+                                 f"target {attrs.get('target_percent', 0):.0f} %"))
+        items.append(("Stratifier", by_label(list(view.by)).capitalize()
+                      + " where the patients were seen"))
     else:
         items.append(("Measure", "not applicable (checklist of the five phases)"))
         items.append(("Stratifier", "not applicable"))
     items.append(("Filters", filters_text(view.where_dict) or "none (all sites, all patients)"))
+    if view.kind == "completeness":
+        items[-1] = ("Filters", "none: every patient with at least one result")
     items.append(("Reference group", _reference_words(view, attrs)))
     items.append(("Period", _period_words(view, table, url)))
     items.append(("Data as of", state.as_of_text))
     items.append(("Generated", stamp(generated_at)))
     items.append(("Suppression", _suppression_words(view, table)))
-    items.append(("Flag rule", "p \u2264 0.05 and at least 10 % worse than the reference in "
-                               "relative terms, adverse direction (AHRQ)"))
+    items.append(("Flag rule", "not applicable (no comparison between groups)"
+                  if view.kind == "completeness" else
+                  "p \u2264 0.05 and at least 10 % worse than the reference in "
+                  "relative terms, adverse direction (AHRQ)"))
     if state.completeness is not None:
         items.append(("Race and ethnicity recorded",
                       f"{format_percent(state.completeness)} of patients"))
@@ -552,7 +621,7 @@ def _context(view: View, table: pd.DataFrame, figure: go.Figure, state: DataStat
 
 
 def _reference_words(view: View, attrs: Mapping) -> str:
-    if view.kind == "phases":
+    if view.kind in ("phases", "completeness"):
         return "not applicable"
     how = view.reference
     if view.kind == "largest_gaps":
@@ -572,6 +641,11 @@ def _reference_words(view: View, attrs: Mapping) -> str:
 def _period_words(view: View, table: pd.DataFrame, url: str | None) -> str:
     if view.kind == "phases":
         return "current status"
+    if view.kind == "completeness" and view.by[0] != "period":
+        with get_engine(url).connect() as conn:
+            first, last = conn.execute(select(func.min(results.c.period),
+                                              func.max(results.c.period))).one()
+        return f"all months loaded ({format_period_range(first, last)})"
     if view.period_from and view.period_to:
         return format_period_range(view.period_from, view.period_to)
     first, last = view.period_from, view.period_to
@@ -608,7 +682,8 @@ def _suppression_words(view: View, table: pd.DataFrame) -> str:
 # --- frozen snapshots and "since last time" -----------------------------------------------
 
 def _family(view: View) -> str:
-    return {"largest_gaps": "gaps", "phases": "phases"}.get(view.kind, "groups")
+    return {"largest_gaps": "gaps", "phases": "phases",
+            "completeness": "completeness"}.get(view.kind, "groups")
 
 
 def match_key(view: View) -> str:
@@ -624,6 +699,9 @@ def match_key(view: View) -> str:
 def _frozen_rows(view: View, url: str | None) -> tuple[list[dict], dict]:
     """The rows a snapshot of this view stores, and facts about the table."""
     family = _family(view)
+    if family == "completeness":
+        raise ValueError("numbers of a completeness view are not saved yet: its changes "
+                         "show on the Data quality page's history of checks")
     if family == "groups":
         table = metrics.stratify(view.measure_id, list(view.by), view.where_dict,
                                  view.period_from, view.period_to, view.reference,
@@ -936,6 +1014,8 @@ def file_name(view: View, fmt: str, moment: datetime) -> str:
     parts: list = [view.kind, view.measure_id, "-".join(view.by) or None]
     if view.kind == "control":
         parts.append(view.group)
+    if view.kind == "completeness":
+        parts.append(view.field)
     if view.where:
         parts.append("filtered")
     parts.append(moment.astimezone(UTC).strftime("%Y%m%d-%H%M"))

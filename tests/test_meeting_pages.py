@@ -164,3 +164,16 @@ def test_saved_numbers_show_what_changed_since_last_time(sample_copy, monkeypatc
     assert len(deck.slides) == 3 and "Since last time" in deck_text(make())
     entries = snapshots.audit_entries(sample_copy)
     assert {"snapshot_freeze", "export"} <= {e["action"] for e in entries}
+
+
+def test_the_data_quality_page_exports_completeness_by_site(sample_sqlite, monkeypatch,
+                                                            deferred_files):
+    app = app_on(sample_sqlite, monkeypatch, "pages/quality.py")
+    found = downloads(app)
+    name, make = deferred_files[found["Table (CSV)"][0]]
+    assert name.startswith("completeness_site_race")
+    text = make().decode("utf-8-sig")
+    assert "Race recorded, by site" in text and "Patients seen" in text
+    assert "Riverside University Hospital" in text
+    # Completeness views are not frozen: no save button there.
+    assert not [b for b in app.button if b.label.startswith("Save these numbers")]

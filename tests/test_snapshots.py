@@ -562,3 +562,77 @@ def test_command_line_functions_write_files(small_db, image_server, tmp_path):
     assert audit_entries(small_db, action="export_pack")[0]["actor"] == \
         f"{snapshots.views.default_actor()} (command line)"
 
+
+
+# --- the data-quality view: completeness by site ------------------------------------------
+
+COMPLETENESS_SITES = {  # site: (patients seen, race recorded with a known value)
+    "Alder": (437, 431),  # 6 not known: a small cell
+    "Birch": (389, 301),
+    "Cedar": (256, 256),
+    "Dogwood": (7, 7),  # 7 patients: a small cell
+}
+
+
+@pytest.fixture(scope="session")
+def completeness_db(tmp_path_factory):
+    """Race recorded at four sites, two of them with small cells (see above); the missing
+    ones alternate between empty, Unknown and Asked but no answer."""
+    from store import import_extract
+    from store.engine import dispose_engine
+
+    folder = tmp_path_factory.mktemp("completeness-extract")
+    patients, results, number = [], [], 0
+    not_known = ["", "Unknown", "Asked but no answer"]
+    for site, (seen, known) in COMPLETENESS_SITES.items():
+        for index in range(seen):
+            number += 1
+            race = "White" if index < known else not_known[index % 3]
+            patients.append([f"P{number:05d}", "1970", "female", race,
+                             "Not Hispanic or Latino", "English", "no", "Commercial"])
+            results.append([f"P{number:05d}", "cbp", "2025-03", site, str(index % 2), "1"])
+    files = {}
+    for name, header, rows in (
+        ("patients", ["patient_id", "birth_year", "sex", "race", "ethnicity",
+                      "preferred_language", "interpreter_needed", "payer"], patients),
+        ("results", ["patient_id", "measure_id", "period", "site", "numerator",
+                     "denominator"], results),
+    ):
+        files[name] = folder / f"{name}.csv"
+        with open(files[name], "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(rows)
+    url = f"sqlite:///{folder / 'equity.db'}"
+    import_extract(files["patients"], files["results"], database_url=url)
+    yield url
+    dispose_engine(url)
+
+
+def test_completeness_by_site_exports_suppress_small_cells_in_every_format(
+        completeness_db, image_server, tmp_path):
+    view = View("completeness", by="site", field="race")
+    table = snapshots.render(view, completeness_db).table
+    shown = table.set_index("site")
+    assert set(table.loc[table["suppressed"], "site"]) == {"Alder", "Dogwood"}
+    assert shown.loc["Birch", "numerator"] == 301 and shown.loc["Cedar", "rate"] == 1.0
+    hidden_numbers = {"437", "431", "98.6", "98.63"}
+    for fmt in FORMATS:
+        path = snapshots.export(view, fmt, tmp_path, completeness_db, actor="tests")
+        text = READERS[fmt](path)
+        found = numbers_in(text)
+        assert not found & hidden_numbers, (fmt, found & hidden_numbers)
+        assert "Race recorded, by site" in flat(text), fmt
+        if fmt in ("csv", "xlsx", "pdf", "pptx", "svg"):
+            # The shown site's numbers are there (the search does see them), the hidden
+            # sites by name only.
+            assert {"389", "301"} <= found or "77.4" in found, fmt
+            assert "Alder" in text and "Dogwood" in text, fmt
+    rows = csv_rows(tmp_path / next(p.name for p in tmp_path.iterdir()
+                                    if p.suffix == ".csv"))
+    alder = next(row for row in rows if row and row[0] == "Alder")
+    assert alder[1:4] == ["", "", ""] and alder[-1] == "yes"
+    with pytest.raises(ValueError, match="no filters"):
+        View("completeness", by="site", where={"payer": "Medicaid"})
+    with pytest.raises(ValueError, match="not saved yet"):
+        snapshots.freeze(view, completeness_db)

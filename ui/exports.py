@@ -26,6 +26,8 @@ PACK_LABELS = {"pptx": "Pack as slides (PPTX)", "pdf": "Pack as PDF"}
 PACK_KEY = "meeting_pack_views"
 PACK_TITLE_KEY = "meeting_pack_title"
 DEFAULT_PACK_TITLE = "Health equity: where we stand"
+# Views whose numbers can be frozen for "since last time" (snapshots.freeze).
+SAVED_KINDS = ("disparity", "share", "trend", "control", "largest_gaps", "phases")
 
 
 def export_buttons(view: snapshots.View, key: str) -> None:
@@ -71,10 +73,11 @@ def meeting_panel(view: snapshots.View, key: str, version,
                     disabled=in_pack,
                     help="Collect views here, then build one deck or PDF on the Meeting pack "
                          "page.")
-        right.button("Save these numbers for the next meeting", key=f"{key}_freeze",
-                     on_click=_freeze, args=(view, key),
-                     help="Stores this view's shown numbers (after suppression) with its "
-                          "filters and date, so the next meeting can see what changed.")
+        if view.kind in SAVED_KINDS:
+            right.button("Save these numbers for the next meeting", key=f"{key}_freeze",
+                         on_click=_freeze, args=(view, key),
+                         help="Stores this view's shown numbers (after suppression) with its "
+                              "filters and date, so the next meeting can see what changed.")
         saved = st.session_state.pop(f"{key}_frozen", None)
         if saved is not None:
             st.success(f"Saved as snapshot {saved}. Next time, “Show what changed” compares "
