@@ -109,12 +109,14 @@ def _select_groups(frame: pd.DataFrame, by: str, groups: Sequence[str] | None) -
 
 def trend_chart(over_time_frame: pd.DataFrame, groups: Sequence[str] | None = None,
                 show_gap: bool = False, *, measure_name: str | None = None,
-                unit: str | None = None) -> go.Figure:
+                unit: str | None = None, compact: bool = False) -> go.Figure:
     """Each group's monthly rate as a line, the reference group thick; months in which a
     group was flagged carry a triangle, months with few cases open markers. With `show_gap`,
     a second panel shows each group's difference from the reference with its 95 % interval
     as a band. `groups` limits the lines (the reference group is always drawn).
     `measure_name` and `unit` override the frame's attrs (over_time frames may lack them).
+    `compact` lays it out for a third of a page: the measure's name as the title, the
+    legend above the plot, the rest of the title in the subtitle's lines.
     """
     frame = over_time_frame
     attrs = frame.attrs
@@ -179,7 +181,10 @@ def trend_chart(over_time_frame: pd.DataFrame, groups: Sequence[str] | None = No
         fig.update_yaxes(title_text=axis_title(kind, unit),
                          ticksuffix=" %" if scale.percent else "")
         fig.update_xaxes(title_text=x_title)
-    fig.update_xaxes(type="date", tickformat="%b %Y", hoverformat="%b %Y")
+    # Level labels, at most six: rotated date labels of a chart a third of a page wide run
+    # into the axis title and the captions under it.
+    fig.update_xaxes(type="date", tickformat="%b %Y", hoverformat="%b %Y", tickangle=0,
+                     nticks=6)
     fig.update_layout(legend=dict(title_text=stratifier_label(by), traceorder="normal"),
                       hovermode="closest")
 
@@ -204,7 +209,20 @@ def trend_chart(over_time_frame: pd.DataFrame, groups: Sequence[str] | None = No
             f" Hidden in every month, so not drawn: {join_words(hidden)}." if hidden else ""))
     name = measure_name or measure_title(attrs)
     title = f"{name} by {by_label(by)}, month by month"
-    return finish(fig, title=title, subtitle=_subtitle(frame), captions=captions,
+    subtitle = _subtitle(frame)
+    if compact:
+        title = name
+        first, last = _periods(frame)
+        subtitle = "<br>".join(p for p in (f"By {by_label(by)}, month by month",
+                                           format_period_range(first, last)) if p)
+        fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=1.02,
+                                      yanchor="bottom", title_text=""))
+        fig.update_xaxes(nticks=3)
+        return finish(fig, title=title, subtitle=subtitle, captions=captions,
+                      summary=trend_summary(frame, groups, measure_name=name, unit=unit),
+                      chart="trend", plot_height=300, right=10, left=10, top=150,
+                      caption_width=42)
+    return finish(fig, title=title, subtitle=subtitle, captions=captions,
                   summary=trend_summary(frame, groups, measure_name=name, unit=unit),
                   chart="trend", plot_height=560 if show_gap else 380, right=30)
 

@@ -343,24 +343,25 @@ TEMPLATE = go.layout.Template(layout=go.Layout(
 CAPTION_WIDTH = 120  # characters per caption line
 
 
-def caption_lines(captions: Sequence[str]) -> list[str]:
+def caption_lines(captions: Sequence[str], width: int = CAPTION_WIDTH) -> list[str]:
     lines = []
     for caption in captions:
-        lines += textwrap.wrap(caption, CAPTION_WIDTH) or [""]
+        lines += textwrap.wrap(caption, width) or [""]
     return lines
 
 
 def finish(fig: go.Figure, *, title: str, subtitle: str = "", captions: Sequence[str] = (),
            summary: str = "", chart: str = "", plot_height: int | None = None,
            bottom: int = 70, right: int = 30, left: int = 20,
-           top: int | None = None) -> go.Figure:
+           top: int | None = None, caption_width: int = CAPTION_WIDTH) -> go.Figure:
     """Title, subtitle, captions under the plot, the house template, and the text summary
-    in `fig.layout.meta` (read it with `describe`).
+    in `fig.layout.meta` (read it with `describe`). Captions wrap at `caption_width`
+    characters.
 
     `plot_height` is the height of the plotting area in pixels; the figure's height adds the
     title (`top`), the x axis (`bottom`) and the caption lines to it.
     """
-    lines = caption_lines(captions)
+    lines = caption_lines(captions, caption_width)
     top = top if top is not None else (90 if subtitle else 60)
     fig.update_layout(
         template=TEMPLATE,

@@ -77,7 +77,8 @@ if not gaps.empty:
                                  filters.period_from, filters.period_to, "largest")
         with column:
             show_chart(charts.trend_chart(monthly, groups=[row["group"],
-                                                                 row["reference_group"]]),
+                                                           row["reference_group"]],
+                                          compact=True),
                             key=f"trend_{row['measure_id']}_{row['stratifier']}_{row['group']}")
             st.caption(f"Trend of the last 6 months against the 6 before: {row['trend']}.")
 

@@ -451,6 +451,21 @@ def test_trend_chart_draws_each_groups_monthly_rate_and_gap(engine):
         charts.trend_chart(frame, ["Atlantis"])
 
 
+def test_a_compact_trend_fits_a_third_of_a_page(engine):
+    """The overview's small trends: the measure as the title, the legend above the plot,
+    level date labels few enough not to collide, captions wrapped short."""
+    frame = engine["over_time"]
+    wide = charts.trend_chart(frame, ["Asian"])
+    small = charts.trend_chart(frame, ["Asian"], compact=True)
+    assert [t.y for t in small.data] == [t.y for t in wide.data]  # the same numbers
+    assert small.layout.title.text == frame.attrs["measure_name"]
+    assert small.layout.legend.orientation == "h" and small.layout.xaxis.nticks == 3
+    assert small.layout.xaxis.tickangle == 0
+    caption = next(a.text for a in small.layout.annotations if a.name == "caption")
+    assert max(len(line) for line in caption.split("<br>")) <= 42
+    assert charts.describe(small) == charts.describe(wide)
+
+
 def test_trend_chart_leaves_gaps_for_suppressed_months_and_names_hidden_groups(engine):
     frame = engine["over_time"]
     fig = charts.trend_chart(frame)
