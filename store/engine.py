@@ -40,7 +40,21 @@ def _create(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # A server database is shared by every session of the app: the pool bounds how many
+    # connections one app process holds (see docs/deploy.md for sizing).
+    return create_engine(url, pool_pre_ping=True,
+                         pool_size=_setting("EQUITY_DB_POOL_SIZE", 5),
+                         max_overflow=_setting("EQUITY_DB_MAX_OVERFLOW", 10),
+                         pool_recycle=1800)
+
+
+def _setting(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ValueError(f"{name} must be a whole number, not {value!r}")
+    return int(value)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
