@@ -25,7 +25,14 @@ class Stratifier:
     order: tuple[str, ...] = ()  # display order of known groups; others follow by name
 
     def expression(self) -> ColumnElement:
+        """The group label of a raw case, over `results JOIN patients`."""
         return _EXPRESSIONS[self.name]()
+
+    @property
+    def column(self) -> str:
+        """Its column in the count table (metrics.counts), which holds `expression()`
+        already applied."""
+        return self.name
 
     def sort_key(self, group: str):
         """Known groups in their order, then other values by name, then the not-known ones."""
