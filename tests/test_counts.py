@@ -197,3 +197,26 @@ def test_the_read_path_never_touches_the_raw_rows(sample_sqlite):
     for statement in statements:
         assert "FROM results" not in statement and "JOIN patients" not in statement, statement
         assert "'Male'" not in statement  # filter values are bound parameters
+
+
+def test_an_import_builds_the_counts_without_the_metrics_engine_loaded(sqlite_url,
+                                                                      small_extract, tmp_path):
+    # `manage.py import` and the sample loader reach the importer without importing metrics:
+    # the count table must still be built inside the import, not left to the first request.
+    import subprocess
+    import sys
+
+    extract = small_extract[600]
+    script = (
+        "import sys\n"
+        "from store import import_extract\n"
+        f"import_extract({str(extract['patients'])!r}, {str(extract['results'])!r},"
+        f" value_map_csv={str(extract['value_map'])!r}, database_url={sqlite_url!r})\n"
+        "assert 'metrics' not in sys.modules, 'the importer loaded the metrics engine'\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path.parent,
+                   env={"PYTHONPATH": str(__import__("pathlib").Path(__file__).parents[1])})
+    with get_engine(sqlite_url).connect() as conn:
+        assert counts.current(conn)
+        assert conn.execute(select(func.count()).select_from(counts.result_counts)
+                            ).scalar_one() > 0
