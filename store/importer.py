@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, delete, insert
 
-from store import vocabulary
+from store import counts, vocabulary
 from store.csvfile import FileInfo, read_chunks
 from store.engine import ensure_schema
 from store.problems import ImportRefused, Problems
@@ -133,6 +133,9 @@ def import_extract(
                     "message": None,
                 },
             ).scalar_one()
+            # The count table of the new rows, in this same transaction: readers never see
+            # rows without their counts (store/counts.py).
+            counts.build(conn)
             transaction.commit()
         except BaseException:
             transaction.rollback()

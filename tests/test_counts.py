@@ -1,0 +1,222 @@
+"""The count table (metrics.counts) against a GROUP BY over the raw rows, on SQLite and
+PostgreSQL: any measure, stratifier(s), filters and period range give the same counts; an
+import rebuilds it in its transaction; a database without it gets it built on first use."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, func, insert, select, text
+
+import metrics
+from metrics import counts
+from metrics.aggregate import COUNT_COLUMNS, group_counts, groups_present, raw_group_counts
+from metrics.strata import STRATIFIERS
+from store import import_extract
+from store.engine import get_engine
+from store.schema import import_batches, metadata, results
+from tests import independent
+
+STRATIFIER_NAMES = sorted(STRATIFIERS)
+MEASURES = ["cbp", "gsd_poor", "bcs_e", "col_e", "readmit_30d", "ed_analgesia", "sdoh_screen",
+            "interpreter_use", "falls_injury", "ppc_timely", "sbp_mean", None]
+
+
+@pytest.fixture(scope="module")
+def cases(sample_extract):
+    return independent.raw_cases(sample_extract)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def sample_url(request):
+    return request.getfixturevalue(f"sample_{request.param}")
+
+
+def assert_same(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Same columns in the same order, same dtypes, same groups; counts exactly equal, sums
+    of values equal up to the order of floating-point addition."""
+    assert list(got.columns) == list(expected.columns)
+    assert list(got.dtypes) == list(expected.dtypes)
+    keys = [c for c in got.columns if c not in COUNT_COLUMNS]
+    got = got.sort_values(keys).reset_index(drop=True)
+    expected = expected.sort_values(keys).reset_index(drop=True)
+    assert got[keys].equals(expected[keys])
+    for column in ("denominator", "numerator"):
+        assert (got[column] == expected[column]).all(), column
+    for column in ("value_sum", "value_sum_squares"):
+        assert np.allclose(got[column], expected[column], rtol=1e-12, equal_nan=True), column
+
+
+def draw_request(data, cases):
+    measure_id = data.draw(st.sampled_from(MEASURES), label="measure")
+    by = data.draw(st.lists(st.sampled_from(STRATIFIER_NAMES), min_size=1, max_size=2,
+                            unique=True), label="by")
+    filtered = data.draw(st.lists(st.sampled_from(STRATIFIER_NAMES), max_size=2, unique=True),
+                         label="filtered")
+    where = {}
+    for name in filtered:
+        values = sorted(cases[name].astype(str).unique())
+        where[name] = data.draw(st.lists(st.sampled_from(values + ["no such group"]),
+                                         min_size=1, max_size=3, unique=True), label=name)
+    months = sorted(cases["period"].unique())
+    start = data.draw(st.sampled_from([None, *months]), label="from")
+    end = data.draw(st.sampled_from([None, *months]), label="to")
+    return measure_id, by, where or None, start, end
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_counts_equal_a_group_by_over_the_raw_rows(data, sample_url, cases):
+    request = draw_request(data, cases)
+    assert_same(group_counts(*request, database_url=sample_url),
+                raw_group_counts(*request, database_url=sample_url))
+
+
+def test_the_count_table_is_much_smaller_than_the_raw_rows_and_holds_every_case(sample_url,
+                                                                                 cases):
+    with get_engine(sample_url).connect() as conn:
+        raw = conn.execute(select(func.count()).select_from(results)).scalar_one()
+        cells, cased = conn.execute(select(func.count(), func.sum(
+            counts.result_counts.c.denominator))).one()
+    assert cased == len(cases)  # every counted case, once
+    assert cells < raw
+
+
+@pytest.mark.parametrize("name", STRATIFIER_NAMES)
+def test_groups_present_are_those_of_the_raw_rows(sample_sqlite, cases, name):
+    shown = groups_present(name, database_url=sample_sqlite)
+    assert sorted(shown) == sorted(cases[name].astype(str).unique())
+    assert shown == sorted(shown, key=STRATIFIERS[name].sort_key)
+
+
+def test_one_label_definition_compiles_both_paths():
+    # The count table has a column per stratifier, named by the stratifier itself.
+    for definition in STRATIFIERS.values():
+        assert definition.column in counts.result_counts.c
+
+
+# --- kept current -----------------------------------------------------------------------
+
+@pytest.fixture
+def small_extract(tmp_path):
+    from sample_data.generator import generate
+
+    return {size: generate(tmp_path / str(size), patients=size, seed=size)
+            for size in (600, 900)}
+
+
+def load(extract, url):
+    return import_extract(extract["patients"], extract["results"],
+                          value_map_csv=extract["value_map"], database_url=url)
+
+
+def test_an_import_rebuilds_the_counts_in_its_transaction(database_url, small_extract):
+    for size in (600, 900, 600):
+        summary = load(small_extract[size], database_url)
+        with get_engine(database_url).connect() as conn:
+            state = conn.execute(select(counts.result_counts_state)).one()
+            assert counts.current(conn)
+        assert state.batch_id == summary.batch_id
+        assert_same(group_counts(None, "race", database_url=database_url),
+                    raw_group_counts(None, "race", database_url=database_url))
+
+
+def test_a_refused_import_leaves_the_counts_as_they_were(database_url, small_extract,
+                                                         tmp_path):
+    from store import ImportRefused
+
+    load(small_extract[600], database_url)
+    before = group_counts(None, ["site", "sex"], database_url=database_url)
+    broken = tmp_path / "broken.csv"
+    broken.write_text(small_extract[900]["results"].read_text() + "nobody,cbp,2025-01,X,1,1,\n")
+    with pytest.raises(ImportRefused):
+        import_extract(small_extract[900]["patients"], broken, database_url=database_url)
+    assert_same(group_counts(None, ["site", "sex"], database_url=database_url), before)
+
+
+def test_a_database_made_before_the_count_table_gets_it_built(database_url, small_extract):
+    load(small_extract[900], database_url)
+    engine = get_engine(database_url)
+    metadata.drop_all(engine, tables=[counts.result_counts_state, counts.result_groups,
+                                      counts.result_counts])
+    expected = raw_group_counts("cbp", ["race", "age_group"], {"sex": "Female"},
+                                database_url=database_url)
+    assert expected["denominator"].sum() > 0
+    assert_same(group_counts("cbp", ["race", "age_group"], {"sex": "Female"},
+                             database_url=database_url), expected)
+    assert groups_present("payer", database_url=database_url)
+
+
+def test_rows_written_outside_the_importer_are_counted_after_a_refresh(database_url,
+                                                                      small_extract):
+    load(small_extract[600], database_url)
+    engine = get_engine(database_url)
+    with engine.begin() as conn:  # an empty table, as if it had never been built
+        conn.execute(delete(counts.result_counts_state))
+    assert_same(group_counts(None, "payer", database_url=database_url),
+                raw_group_counts(None, "payer", database_url=database_url))
+    with engine.begin() as conn:
+        row = conn.execute(select(results).where(results.c.denominator == 1).limit(1)).one()
+        conn.execute(insert(results), [row._asdict()] * 3)
+    counts.refresh(database_url)
+    assert_same(group_counts(None, "payer", database_url=database_url),
+                raw_group_counts(None, "payer", database_url=database_url))
+    with engine.begin() as conn:  # a newer import than the one the table was built from
+        conn.execute(text("UPDATE result_counts_state SET batch_id = batch_id - 1"))
+        assert not counts.current(conn)
+    table = metrics.stratify("cbp", "race", database_url=database_url)
+    assert table["denominator"].sum() > 0
+    with engine.connect() as conn:
+        assert counts.current(conn)
+        assert conn.execute(select(func.max(import_batches.c.batch_id))).scalar_one() == (
+            conn.execute(select(counts.result_counts_state.c.batch_id)).scalar_one())
+
+
+def test_the_read_path_never_touches_the_raw_rows(sample_sqlite):
+    statements = []
+    engine = get_engine(sample_sqlite)
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    from sqlalchemy import event
+
+    group_counts("cbp", ["race", "payer"], {"site": ["a", "b"], "sex": "Male"},
+                 "2025-01", "2025-12", database_url=sample_sqlite)  # built, if it was not
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        group_counts("cbp", ["race", "payer"], {"site": ["a", "b"], "sex": "Male"},
+                     "2025-01", "2025-12", database_url=sample_sqlite)
+        groups_present("race", database_url=sample_sqlite)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert statements
+    for statement in statements:
+        assert "FROM results" not in statement and "JOIN patients" not in statement, statement
+        assert "'Male'" not in statement  # filter values are bound parameters
+
+
+def test_an_import_builds_the_counts_without_the_metrics_engine_loaded(sqlite_url,
+                                                                      small_extract, tmp_path):
+    # `manage.py import` and the sample loader reach the importer without importing metrics:
+    # the count table must still be built inside the import, not left to the first request.
+    import subprocess
+    import sys
+
+    extract = small_extract[600]
+    script = (
+        "import sys\n"
+        "from store import import_extract\n"
+        f"import_extract({str(extract['patients'])!r}, {str(extract['results'])!r},"
+        f" value_map_csv={str(extract['value_map'])!r}, database_url={sqlite_url!r})\n"
+        "assert 'metrics' not in sys.modules, 'the importer loaded the metrics engine'\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path.parent,
+                   env={"PYTHONPATH": str(__import__("pathlib").Path(__file__).parents[1])})
+    with get_engine(sqlite_url).connect() as conn:
+        assert counts.current(conn)
+        assert conn.execute(select(func.count()).select_from(counts.result_counts)
+                            ).scalar_one() > 0
