@@ -70,6 +70,15 @@ def group_counts(
 
     Read from the count table (`metrics.counts`), never from the raw rows: the same numbers
     as `raw_group_counts`, from a GROUP BY over far fewer rows and no join."""
+    query, names = count_query(measure_id, by, where, period_from, period_to)
+    counts.ensure(database_url)
+    return _frame(query, names, database_url)
+
+
+def count_query(measure_id: str | None, by: str | Sequence[str], where: Where = None,
+                period_from: str | None = None, period_to: str | None = None):
+    """The SELECT of `group_counts` over the count table, and its column names (portable
+    SQLAlchemy Core: compiled for SQLite, PostgreSQL and any other dialect alike)."""
     names = as_list(by)
     groups = [counts.column(name).label(name) for name in names]
     table = counts.result_counts
@@ -84,8 +93,7 @@ def group_counts(
         query = query.where(table.c.measure_id == measure_id)
     for condition in filter_conditions(where, period_from, period_to, counts.column):
         query = query.where(condition)
-    counts.ensure(database_url)
-    return _frame(query, names, database_url)
+    return query, names
 
 
 def raw_group_counts(

@@ -100,17 +100,13 @@ def _last_import():
             .where(import_batches.c.outcome == "succeeded").scalar_subquery())
 
 
-def build(conn: Connection) -> int:
-    """Replace the count table's rows with the counts of the current raw rows, in SQL, in the
-    open transaction of `conn`. Returns the number of cells written."""
-    metadata.create_all(conn, tables=_TABLES, checkfirst=True)
-    conn.execute(delete(result_groups))
-    conn.execute(delete(result_counts))
-    conn.execute(delete(result_counts_state))
+def counts_select():
+    """The SELECT that fills the count table: counted cases of the raw rows grouped by
+    measure, month, site and every stratifier's label (portable SQLAlchemy Core)."""
     keys = [results.c.measure_id.label("measure_id")] + [
         labels.expression(name).label(name) for name in (*_KEYS[1:], *LABELLED)
     ]
-    counted = (
+    return (
         select(
             *keys,
             func.count().label("denominator"),
@@ -123,9 +119,17 @@ def build(conn: Connection) -> int:
         .group_by(*keys)
         .order_by(*keys)
     )
-    columns = [result_counts.c[key.name] for key in keys]
-    conn.execute(insert(result_counts).from_select([*columns, *map(result_counts.c.get, SUMS)],
-                                                   counted))
+
+
+def build(conn: Connection) -> int:
+    """Replace the count table's rows with the counts of the current raw rows, in SQL, in the
+    open transaction of `conn`. Returns the number of cells written."""
+    metadata.create_all(conn, tables=_TABLES, checkfirst=True)
+    conn.execute(delete(result_groups))
+    conn.execute(delete(result_counts))
+    conn.execute(delete(result_counts_state))
+    columns = [result_counts.c[name] for name in (*_KEYS, *LABELLED, *SUMS)]
+    conn.execute(insert(result_counts).from_select(columns, counts_select()))
     groups = [
         select(literal(name).label("stratifier"), column(name).label("label"))
         .group_by(column(name))

@@ -163,3 +163,37 @@ from hypothesis import settings as _hypothesis_settings  # noqa: E402
 _hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     _hypothesis_settings.load_profile("ci")
+
+
+def copy_sqlite(url: str, target) -> str:
+    """A private copy of a SQLite database (SQLite's online backup), for tests that write;
+    returns its URL."""
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    source = sqlite3.connect(make_url(url).database)
+    copy = sqlite3.connect(target)
+    with copy:
+        source.backup(copy)
+    source.close()
+    copy.close()
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def deferred_files(monkeypatch):
+    """The makers of deferred download buttons, by file id, captured as Streamlit registers
+    them: calling one is what a click does. {file_id: (file_name, maker)}."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    makers = {}
+    register = MediaFileManager.add_deferred
+
+    def capture(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        file_id = register(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+        makers[file_id] = (file_name, data_callable)
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", capture)
+    return makers

@@ -6,14 +6,13 @@ Tests that write use a private copy of the sample database."""
 from __future__ import annotations
 
 import io
-import sqlite3
 
 import pytest
 from pptx import Presentation
 from pypdf import PdfReader
-from sqlalchemy.engine import make_url
 
 import snapshots
+from tests.conftest import copy_sqlite
 from tests.test_pages import app_on
 from tests.test_snapshots import image_server  # noqa: F401  (a fixture)
 
@@ -22,34 +21,9 @@ from tests.test_snapshots import image_server  # noqa: F401  (a fixture)
 def sample_copy(sample_sqlite, tmp_path):
     from store.engine import dispose_engine
 
-    target = tmp_path / "equity.db"
-    source = sqlite3.connect(make_url(sample_sqlite).database)
-    copy = sqlite3.connect(target)
-    with copy:
-        source.backup(copy)
-    source.close()
-    copy.close()
-    url = f"sqlite:///{target}"
+    url = copy_sqlite(sample_sqlite, tmp_path / "equity.db")
     yield url
     dispose_engine(url)
-
-
-@pytest.fixture
-def deferred_files(monkeypatch):
-    """The makers of deferred download buttons, by file id, captured as Streamlit registers
-    them: calling one is what a click does."""
-    from streamlit.runtime.media_file_manager import MediaFileManager
-
-    makers = {}
-    register = MediaFileManager.add_deferred
-
-    def capture(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
-        file_id = register(self, data_callable, mimetype, coordinates, file_name, **kwargs)
-        makers[file_id] = (file_name, data_callable)
-        return file_id
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", capture)
-    return makers
 
 
 CBP_BY_RACE = "Controlling high blood pressure by race"

@@ -149,36 +149,27 @@ def test_running_the_checks_from_the_page_lists_what_is_not_met(sqlite_url, samp
     assert "race_complete not met" in listed
 
 
-def test_the_explorer_download_buttons_produce_the_files(sample_sqlite, monkeypatch):
+def test_the_explorer_download_buttons_produce_the_files(sample_sqlite, monkeypatch,
+                                                         deferred_files):
     """Each button's file is made when it is pressed: the deferred makers are captured as
     Streamlit registers them, called as a click would, and opened with their own readers."""
     import io
 
     import openpyxl
     from pptx import Presentation
-    from streamlit.runtime.media_file_manager import MediaFileManager
 
-    makers = {}
-    register = MediaFileManager.add_deferred
-
-    def capture(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
-        file_id = register(self, data_callable, mimetype, coordinates, file_name, **kwargs)
-        makers[file_id] = (file_name, data_callable)
-        return file_id
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", capture)
     app = app_on(sample_sqlite, monkeypatch, "pages/explorer.py")
     buttons = {b.proto.label: b.proto.deferred_file_id for b in app.get("download_button")}
     assert set(buttons) == {"Slides (PPTX)", "One-page PDF", "Chart (PNG)", "Chart (SVG)",
                             "Table (CSV)", "Table (XLSX)"}
 
-    name, make = makers[buttons["Table (XLSX)"]]
+    name, make = deferred_files[buttons["Table (XLSX)"]]
     assert name.endswith(".xlsx")
     sheet = openpyxl.load_workbook(io.BytesIO(make())).active
     cells = " ".join(str(c.value) for row in sheet.iter_rows() for c in row if c.value)
     assert "Controlling high blood pressure" in cells and "White" in cells
 
-    name, make = makers[buttons["Slides (PPTX)"]]
+    name, make = deferred_files[buttons["Slides (PPTX)"]]
     deck = Presentation(io.BytesIO(make()))
     text = " ".join(shape.text_frame.text for slide in deck.slides for shape in slide.shapes
                     if shape.has_text_frame)

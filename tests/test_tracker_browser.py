@@ -5,12 +5,11 @@ server is stopped and started again, and the charter is still there on /vision a
 launch)."""
 from __future__ import annotations
 
-import sqlite3
 import uuid
 
 import pytest
-from sqlalchemy.engine import make_url
 
+from tests.conftest import copy_sqlite
 from tests.test_browser import (
     CHART,
     CHROMIUM,
@@ -27,14 +26,7 @@ from tests.test_browser import (
 def database(sample_sqlite, tmp_path):
     """A private copy of the sample database: this test writes to it."""
     require_browser()
-    target = tmp_path / "equity.db"
-    source = sqlite3.connect(make_url(sample_sqlite).database)
-    copy = sqlite3.connect(target)
-    with copy:
-        source.backup(copy)
-    source.close()
-    copy.close()
-    return f"sqlite:///{target}"
+    return copy_sqlite(sample_sqlite, tmp_path / "equity.db")
 
 
 @pytest.fixture

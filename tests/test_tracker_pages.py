@@ -7,15 +7,13 @@ in session state; tests that write use a copy of the sample database."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy.engine import make_url
 from streamlit.testing.v1 import AppTest
 
 import tracker
-from tests.conftest import REPO
+from tests.conftest import REPO, copy_sqlite
 from ui.filters import GlobalFilters
 
 PAGES = ["commit", "learn", "vision", "launch"]
@@ -27,14 +25,7 @@ def sample_copy(sample_sqlite, tmp_path_factory):
     shared by the tests that write)."""
     from store.engine import dispose_engine
 
-    target = tmp_path_factory.mktemp("tracker-pages") / "equity.db"
-    source = sqlite3.connect(make_url(sample_sqlite).database)
-    copy = sqlite3.connect(target)
-    with copy:
-        source.backup(copy)
-    source.close()
-    copy.close()
-    url = f"sqlite:///{target}"
+    url = copy_sqlite(sample_sqlite, tmp_path_factory.mktemp("tracker-pages") / "equity.db")
     yield url
     dispose_engine(url)
 
