@@ -19,9 +19,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.import_extract import CACHE, extract
-from store import import_extract, status
-from store.engine import dispose_engine
+from bench.import_extract import sample_database
+from store import status
 
 REPO = Path(__file__).resolve().parents[1]
 CHART = '[data-testid="stPlotlyChart"] .main-svg'
@@ -29,14 +28,6 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def database(patients: int) -> str:
-    url = f"sqlite:///{CACHE / f'sample-{patients}.db'}"
-    if not status(url)["patients"]:
-        files = extract(patients)
-        import_extract(files["patients"], files["results"], value_map_csv=files["value_map"],
-                       database_url=url)
-    dispose_engine(url)
-    return url
 
 
 def serve(url: str) -> tuple[subprocess.Popen, str]:
@@ -100,7 +91,7 @@ def main() -> None:
     print(f"{'patients':>10} {'results':>11} {'measurement':<26} {'first':>7} {'median':>7} "
           f"{'max':>7}  (seconds)")
     for patients in args.patients:
-        url = database(patients)
+        url = sample_database(patients)
         rows = status(url)["results"]
         process, address = serve(url)
         try:

@@ -19,24 +19,13 @@ import statistics
 import time
 from pathlib import Path
 
-from bench.import_extract import extract
-from store import import_extract
+from bench.import_extract import sample_database
 from store.engine import dispose_engine
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 TARGET = 5.0
 
 
-def database(patients: int) -> str:
-    path = CACHE / f"deck-{patients}" / "equity.db"
-    url = f"sqlite:///{path}"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        files = extract(patients)
-        import_extract(files["patients"], files["results"], value_map_csv=files["value_map"],
-                       database_url=url)
-        dispose_engine(url)
-    return url
 
 
 def timed(action):
@@ -51,7 +40,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    url = database(args.patients)
+    url = sample_database(args.patients, name="deck")
     import_seconds, _ = timed(lambda: __import__("snapshots"))
     from pptx import Presentation
 

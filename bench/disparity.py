@@ -20,26 +20,17 @@ import time
 from sqlalchemy import func, select
 
 import metrics
-from bench.import_extract import CACHE, extract
+from bench.import_extract import sample_database
 from metrics import aggregate, counts
-from store import import_extract, status
+from store.counts import LABELLED
 from store.engine import dispose_engine, get_engine
 from store.schema import results
 
 MEASURES = ["cbp", "gsd_poor", "bcs_e", "col_e", "readmit_30d", "ed_analgesia", "sdoh_screen",
             "interpreter_use", "falls_injury", "ppc_timely"]
-DEMOGRAPHIC = ["race", "ethnicity", "preferred_language", "interpreter_needed", "sex",
-               "age_group", "payer", "adi_decile"]
+DEMOGRAPHIC = list(LABELLED)  # the stratifiers labelled in the count table
 
 
-def database(patients: int, url: str | None = None) -> str:
-    url = url or f"sqlite:///{CACHE / f'sample-{patients}.db'}"
-    if not status(url)["patients"]:
-        files = extract(patients)
-        import_extract(files["patients"], files["results"], value_map_csv=files["value_map"],
-                       database_url=url)
-    dispose_engine(url)
-    return url
 
 
 def requests(url: str, count: int, seed: int = 8) -> list[dict]:
@@ -87,9 +78,9 @@ def main() -> None:
     print(f"{'patients':>10} {'database':<10} {'raw rows':>11} {'cells':>10} {'path':<12} "
           f"{'median ms':>9} {'p95 ms':>8} {'vs raw':>7}")
     for patients in args.patients:
-        targets = [("sqlite", database(patients))]
+        targets = [("sqlite", sample_database(patients))]
         if args.postgres:
-            targets.append(("postgresql", database(patients, args.postgres)))
+            targets.append(("postgresql", sample_database(patients, args.postgres)))
         for name, url in targets:
             counts.ensure(url)  # a database made before the count table gets it here
             with get_engine(url).connect() as conn:

@@ -33,6 +33,22 @@ def extract(patients: int) -> dict:
     return files
 
 
+def sample_database(patients: int, url: str | None = None, name: str = "sample") -> str:
+    """A database holding the cached extract of `patients`, imported once (a SQLite file
+    `name`-N.db in the cache unless `url` is given); its URL. Benchmarks that write to it
+    (exports add audit rows) take a `name` of their own."""
+    url = url or f"sqlite:///{CACHE / f'{name}-{patients}.db'}"
+    from store import status
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    if not status(url)["patients"]:
+        files = extract(patients)
+        import_extract(files["patients"], files["results"], value_map_csv=files["value_map"],
+                       database_url=url)
+    dispose_engine(url)
+    return url
+
+
 def rows_in(path: Path) -> int:
     with open(path, "rb") as handle:
         return sum(1 for _ in handle) - 1
