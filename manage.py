@@ -191,6 +191,9 @@ def _print_summary(summary) -> None:
         print(f"Note: {warning}", file=sys.stderr)
     print(f"Imported {summary.patients:,} patients, {summary.results:,} results and "
           f"{summary.measures} measures in {summary.seconds:.1f} s (batch {summary.batch_id}).")
+    if summary.steps:
+        print("Steps: " + "; ".join(f"{step} {seconds:.1f} s"
+                                    for step, seconds in summary.steps.items()))
 
 
 def build_parser() -> argparse.ArgumentParser:

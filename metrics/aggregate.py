@@ -106,6 +106,14 @@ def raw_group_counts(
 ) -> pd.DataFrame:
     """`group_counts` computed by a GROUP BY over the raw rows (`results JOIN patients`):
     what the count table must equal (tests), and the baseline of bench/disparity.py."""
+    query, names = raw_count_query(measure_id, by, where, period_from, period_to)
+    return _frame(query, names, database_url)
+
+
+def raw_count_query(measure_id: str | None, by: str | Sequence[str], where: Where = None,
+                    period_from: str | None = None, period_to: str | None = None):
+    """The SELECT of `raw_group_counts` over the raw rows, and its column names (bench/
+    runs the same statement on DuckDB as a baseline)."""
     names = as_list(by)
     groups = [stratifier(name).expression().label(name) for name in names]
     if measure_id is None:
@@ -129,7 +137,7 @@ def raw_group_counts(
         query = query.where(results.c.measure_id == measure_id)
     for condition in filter_conditions(where, period_from, period_to, raw_column):
         query = query.where(condition)
-    return _frame(query, names, database_url)
+    return query, names
 
 
 def raw_column(name: str):

@@ -1,14 +1,27 @@
-"""Reading a contract CSV file in chunks, with the line number of every row kept."""
+"""Reading a contract CSV file in chunks, with the line number of every row kept.
+
+Well-formed files are parsed by Apache Arrow's CSV reader (`pyarrow.csv`, C++, about ten
+times faster than the csv module at 10M rows); the line of a row is then its position, which
+holds only while no row spans lines and no line is blank. So the Arrow path stops at the first
+batch where that could fail (a value holding a line break, a row of the wrong width, a blank
+line, bytes that are not UTF-8) and the csv module reads on from that row, saying exactly
+which line and what is wrong. Both paths give the same strings: trimmed of whitespace by
+Arrow's `utf8_trim_whitespace`.
+"""
 from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from store.problems import Problems
 
@@ -51,8 +64,11 @@ def read_chunks(
     optional: tuple[str, ...],
     problems: Problems,
     chunk_rows: int = 100_000,
+    arrow: bool = True,
 ) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     """Yield (frame of stripped strings with every known column, line numbers) per chunk.
+
+    `arrow=False` reads with the csv module only: the reference the tests hold Arrow's path to.
 
     Header problems and malformed rows are added to `problems`; a file that cannot be read on
     (bad encoding, broken quoting) stops at that point with a problem saying where.
@@ -84,26 +100,44 @@ def read_chunks(
             positions = {column: header.index(column) for column in known if column in header}
             width = len(header)
 
+            skip = 0
+            row_starts = 2
+            if arrow and reader.line_num == 1 and width > 1 and _arrow_can_read(info.path):
+                # (a one-column file's blank lines would be rows to Arrow)
+                arrow = _arrow_chunks(info.path, positions, known, width, chunk_rows)
+                while (chunk := next(arrow, None)) is not None:
+                    if chunk is _DONE:
+                        return
+                    info.rows += len(chunk[0])
+                    skip += len(chunk[0])
+                    yield chunk
+            for _ in range(skip):
+                next(reader)  # rows the Arrow path read already
+
             rows: list[list[str]] = []
             lines: list[int] = []
-            for row in reader:
+            while True:
+                row_starts = reader.line_num + 1
+                row = next(reader, None)
+                if row is None:
+                    break
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue  # blank lines carry no data
                 if len(row) != width:
                     problems.add(
-                        name, reader.line_num, None, None,
+                        name, row_starts, None, None,
                         f"row has {len(row)} fields but the header has {width}",
                     )
                     continue
                 rows.append(row)
-                lines.append(reader.line_num)
+                lines.append(row_starts)  # a row spanning lines is where it starts
                 if len(rows) >= chunk_rows:
                     info.rows += len(rows)
-                    yield _frame(rows, positions, known), np.asarray(lines)
+                    yield _csv_frame(rows, positions, known), np.asarray(lines)
                     rows, lines = [], []
             if rows:
                 info.rows += len(rows)
-                yield _frame(rows, positions, known), np.asarray(lines)
+                yield _csv_frame(rows, positions, known), np.asarray(lines)
             if info.rows == 0:
                 problems.add(name, None, None, None, "the file has a header but no data rows")
         except UnicodeDecodeError as error:
@@ -114,18 +148,104 @@ def read_chunks(
                 f"is not UTF-8: byte {bad!r} at byte offset {offset:,}; save the file as UTF-8",
             )
         except csv.Error as error:
-            problems.add(name, reader.line_num, None, None, f"cannot be parsed as CSV: {error}")
+            if reader.line_num > row_starts and "end of data" in str(error):
+                # The csv module names the last line; the user needs the opening quote's.
+                problems.add(name, row_starts, None, None,
+                             "cannot be parsed as CSV: a quoted field starting on this line "
+                             f"is never closed (read on to line {reader.line_num:,})")
+            else:
+                problems.add(name, reader.line_num, None, None,
+                             f"cannot be parsed as CSV: {error}")
 
 
-def _frame(rows: list[list[str]], positions: dict[str, int], known: set[str]) -> pd.DataFrame:
-    columns = list(zip(*rows))
+def _arrow_chunks(path: Path, positions: dict[str, int], known: set[str], width: int,
+                  chunk_rows: int) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """The file's rows from the first on, as long as each row is one line; the csv module
+    reads on from the first row this does not yield."""
+    names = [f"field{index}" for index in range(width)]
+    try:
+        batches = pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(skip_rows=1, column_names=names,
+                                            block_size=1 << 24),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.string() for name in names},
+                strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+        line = 2
+        for batch in batches:
+            # Any column, ignored ones too: a line break anywhere shifts the lines after it.
+            if any(pc.any(pc.match_substring_regex(values, "[\r\n]")).as_py()
+                   for values in batch.columns):
+                return
+            columns = {column: batch.column(names[index]) for column, index in positions.items()}
+            for start in range(0, batch.num_rows, chunk_rows):
+                size = min(chunk_rows, batch.num_rows - start)
+                frame = _frame({column: values.slice(start, size)
+                                for column, values in columns.items()}, known, size)
+                yield frame, np.arange(line, line + size)
+                line += size
+    except (pa.ArrowInvalid, OSError):
+        return
+    if line > 2:
+        yield _DONE  # read to the end (an empty file goes to the csv module, which says so)
+
+
+_DONE = object()
+
+
+# What the Arrow path cannot read as the csv module does: a blank line between rows (Arrow
+# reads it as a row of empty fields, shifting the line numbers after it), and a quote inside a
+# field that is not an escaped "" (`"x"y`: Arrow joins it to xy, the csv module refuses it).
+# Blank lines are found with bytes.find (memchr speed); the quote pattern starts with a
+# literal quote so that the regex engine skips to each quote (100x faster than a pattern that
+# starts with a character class: 0.02 s against 1.7 s for 61 MB).
+_BLANK_LINES = (b"\n\n", b"\n\r", b"\r\r")
+_ODD_QUOTE = re.compile(rb'"(?:(?<=[^,"\r\n]")[^,"\r\n]|"(?<![^,\r\n]"")[^,"\r\n])')
+
+
+def _first_odd_place(block: bytes) -> int:
+    found = [at for at in (block.find(pattern) for pattern in _BLANK_LINES) if at >= 0]
+    quote = _ODD_QUOTE.search(block) if b'"' in block else None
+    if quote:
+        found.append(max(quote.start() - 1, 0))
+    return min(found, default=-1)
+
+
+def _arrow_can_read(path: Path) -> bool:
+    """Whether the file holds nothing that the csv module must read (see above); blank lines
+    at the very end do not count."""
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        previous = b""
+        while block := handle.read(1 << 24):
+            joined = previous + block
+            found = _first_odd_place(joined)
+            if found >= 0:
+                at = handle.tell() - len(joined) + found
+                handle.seek(at)
+                rest = handle.read(65)
+                return size - at <= 64 and rest.strip(b"\r\n") == b""
+            previous = block[-3:]
+    return True
+
+
+def _frame(columns: dict[str, object], known: set[str], size: int) -> pd.DataFrame:
     data = {}
     for column in known:
-        if column in positions:
-            data[column] = pd.Series(columns[positions[column]], dtype=object).str.strip()
+        if column in columns:
+            trimmed = pc.utf8_trim_whitespace(pa.array(columns[column], type=pa.string()))
+            data[column] = pd.Series(pd.arrays.ArrowStringArray(trimmed), copy=False)
         else:
-            data[column] = pd.Series([""] * len(rows), dtype=object)
+            data[column] = pd.Series([""] * size, dtype="str")
     return pd.DataFrame(data)
+
+
+def _csv_frame(rows: list[list[str]], positions: dict[str, int], known: set[str]) -> pd.DataFrame:
+    fields = list(zip(*rows))
+    return _frame({column: list(fields[index]) for column, index in positions.items()},
+                  known, len(rows))
 
 
 def _locate_bad_bytes(path: Path) -> tuple[int | None, int]:

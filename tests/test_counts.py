@@ -220,3 +220,67 @@ def test_an_import_builds_the_counts_without_the_metrics_engine_loaded(sqlite_ur
         assert counts.current(conn)
         assert conn.execute(select(func.count()).select_from(counts.result_counts)
                             ).scalar_one() > 0
+
+
+# --- the import's counts against the SQL statement ---------------------------------------
+
+def table_rows(url, table) -> pd.DataFrame:
+    with get_engine(url).connect() as conn:
+        frame = pd.read_sql(select(table), conn)
+    keys = [c.name for c in table.primary_key.columns]
+    return frame.sort_values(keys).reset_index(drop=True)
+
+
+def assert_same_cells(url) -> None:
+    """The import's count table and result_groups equal those `counts.refresh` builds with
+    the one SQL statement (`counts_select`) over the same raw rows."""
+    from store.counts import result_groups
+
+    built = table_rows(url, counts.result_counts), table_rows(url, result_groups)
+    cells = counts.refresh(url)
+    again = table_rows(url, counts.result_counts), table_rows(url, result_groups)
+    assert cells == len(built[0]) > 0
+    keys = [c for c in built[0].columns if c not in COUNT_COLUMNS]
+    assert built[0][keys].equals(again[0][keys])
+    for column in ("denominator", "numerator"):
+        assert (built[0][column] == again[0][column]).all(), column
+    for column in ("value_sum", "value_sum_squares"):
+        assert np.allclose(built[0][column].astype(float), again[0][column].astype(float),
+                           rtol=1e-12, equal_nan=True), column
+        assert (built[0][column].isna() == again[0][column].isna()).all(), column
+    assert built[1].equals(again[1])
+
+
+def test_the_imports_counts_equal_the_sql_statements_on_the_sample(database_url,
+                                                                  small_extract):
+    load(small_extract[900], database_url)
+    assert_same_cells(database_url)
+
+
+def test_the_imports_counts_equal_the_sql_statements_at_the_edges(database_url, tmp_path):
+    # Ages on every boundary in two calendar years, missing birth years and ADI deciles,
+    # empty languages, excluded cases, a mean measure with and without values, and a result
+    # for a patient in the catalog order's last measure.
+    from tests.test_importer import PATIENT_HEADER, RESULT_HEADER, write_csv
+
+    patients, results_ = [], []
+    births = ["", "2008", "2007", "2006", "1981", "1980", "1961", "1960", "1951", "1950",
+              "1949", "2030"]
+    for number, birth in enumerate(births * 3):
+        pid = f"P{number}"
+        patients.append([pid, birth, ["female", "male", "", "Unknown"][number % 4],
+                         ["2106-3", "", "2054-5", "Asked but no answer"][number % 4],
+                         ["", "2186-5", "2135-2"][number % 3], ["", "English", "Tagalog"][
+                             number % 3], ["", "Yes", "No"][number % 3],
+                         ["Medicaid", "", "Commercial"][number % 3],
+                         ["", "1", "10"][number % 3]])
+        for period in ("2024-12", "2025-01"):
+            results_.append([pid, "cbp", period, ["North", "South"][number % 2],
+                             str(number % 2), "1", ""])
+            results_.append([pid, "sbp_mean", period, "North", "", str((number + 1) % 2),
+                             "" if number % 5 == 0 and number % 2 else str(120 + number)])
+    assert PATIENT_HEADER[:3] == ["patient_id", "birth_year", "sex"]
+    write_csv(tmp_path / "patients.csv", PATIENT_HEADER, patients)
+    write_csv(tmp_path / "results.csv", RESULT_HEADER, results_)
+    import_extract(tmp_path / "patients.csv", tmp_path / "results.csv", database_url=database_url)
+    assert_same_cells(database_url)
