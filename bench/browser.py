@@ -1,11 +1,12 @@
 """Benchmark: time to the first chart and for a filter change, in a real browser.
 
-    python -m bench.browser [--patients 20000 200000]
+    python -m bench.browser [--patients 20000 200000] [--database scale]
 
 For each size, a sample database is built once into bench/.cache (git-ignored), the app is
 started with `streamlit run` on 127.0.0.1, and Debian's chromium (driven by playwright)
-measures: the overview's first chart after opening the page (cold, then warm), and the
-explorer's chart after changing the stratifier. Prints one line per measurement.
+measures: the overview's first chart after opening the page (cold, then warm) and the whole
+overview (the script done, every chart drawn), and the explorer's chart after changing the
+stratifier. Prints one line per measurement.
 """
 from __future__ import annotations
 
@@ -24,10 +25,12 @@ from store import status
 
 REPO = Path(__file__).resolve().parents[1]
 CHART = '[data-testid="stPlotlyChart"] .main-svg'
+# The script has finished: no "Running" status, and every chart has drawn its plot.
+DONE = """() => !document.querySelector('[data-testid="stStatusWidget"]')
+  && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+     .every(el => el.querySelector('.main-svg'))"""
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
 
 
 def serve(url: str) -> tuple[subprocess.Popen, str]:
@@ -53,7 +56,7 @@ def serve(url: str) -> tuple[subprocess.Popen, str]:
 def measure(address: str, repeats: int) -> dict[str, list[float]]:
     from playwright.sync_api import sync_playwright
 
-    timings: dict[str, list[float]] = {"first chart (overview)": [],
+    timings: dict[str, list[float]] = {"first chart (overview)": [], "whole overview": [],
                                        "filter change (explorer)": []}
     with sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
@@ -64,6 +67,8 @@ def measure(address: str, repeats: int) -> dict[str, list[float]]:
             page.goto(address)
             page.wait_for_selector(CHART)
             timings["first chart (overview)"].append(time.perf_counter() - started)
+            page.wait_for_function(DONE)
+            timings["whole overview"].append(time.perf_counter() - started)
             page.goto(f"{address}/explorer")
             page.wait_for_selector(CHART)
             for choice in ("Payer", "Race"):
@@ -87,11 +92,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--patients", type=int, nargs="+", default=[20_000])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--database", choices=["sample", "scale"], default="sample",
+                        help="scale: the database of bench.scale's last run (no import here)")
     args = parser.parse_args()
     print(f"{'patients':>10} {'results':>11} {'measurement':<26} {'first':>7} {'median':>7} "
           f"{'max':>7}  (seconds)")
     for patients in args.patients:
-        url = sample_database(patients)
+        url = sample_database(patients, name=args.database)
         rows = status(url)["results"]
         process, address = serve(url)
         try:

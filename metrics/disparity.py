@@ -148,18 +148,20 @@ def disparity_table(counts: pd.DataFrame, by: Sequence[str], kind: str,
     comparisons[suppressed] = (math.nan,) * 7 + (0.0,)
     estimates[suppressed] = math.nan
 
-    table = counts[names].copy()
+    # Built in one go: assigning twenty columns one by one cost a third of a request.
+    columns = {name: counts[name] for name in names}
     for column in ("denominator", "numerator"):
-        table[column] = pd.array(np.where(suppressed, 0, counts[column]), dtype="Int64")
-        table.loc[suppressed, column] = pd.NA
-    table["rate"], table["rate_lower"], table["rate_upper"] = estimates.T
-    table["is_reference"] = np.arange(len(cells)) == (-1 if position is None else position)
+        shown = np.where(suppressed, 0, counts[column].to_numpy()).astype(np.int64)
+        columns[column] = pd.Series(pd.arrays.IntegerArray(shown, suppressed.copy()))
+    columns["rate"], columns["rate_lower"], columns["rate_upper"] = estimates.T
+    columns["is_reference"] = np.arange(len(cells)) == (-1 if position is None else position)
     for offset, column in enumerate(("difference", "difference_lower", "difference_upper",
                                      "ratio", "ratio_lower", "ratio_upper", "p_value")):
-        table[column] = comparisons[:, offset]
-    table["flagged"] = comparisons[:, 7].astype(bool)
-    table["suppressed"] = suppressed
-    table["unstable"] = unstable
+        columns[column] = comparisons[:, offset]
+    columns["flagged"] = comparisons[:, 7].astype(bool)
+    columns["suppressed"] = suppressed
+    columns["unstable"] = unstable
+    table = pd.DataFrame(columns)
     table.attrs.update({
         "reference": reference,
         "reference_group": labels[position] if position is not None else
