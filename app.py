@@ -8,15 +8,22 @@ st.set_page_config(page_title="Health equity dashboard", layout="wide",
                    initial_sidebar_state="expanded")
 
 from ui.database import ensure_data, guarded  # noqa: E402  (set_page_config must come first)
-from ui.frame import PAGES, phase_of  # noqa: E402
+from ui.frame import pages_for, phase_of  # noqa: E402
 
 ensure_data()
-navigation = st.navigation(PAGES)
+with guarded():
+    from ui.access import sign_out_control, signed_in
+
+    user = signed_in()
+navigation = st.navigation(pages_for(user))
 with guarded():
     from ui import data, filters, sidebar
     from ui.frame import phases
 
     version = data.data_version()
-    sidebar.phase_tracker(phases(version), phase_of(navigation))
+    # The filters above the progress: a menu at the very bottom of a full sidebar would
+    # open off screen.
     st.session_state["filters"] = filters.global_filters(version)
+    sidebar.phase_tracker(phases(version), phase_of(navigation))
+    sign_out_control(user)
 navigation.run()

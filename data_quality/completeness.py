@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import String, case, exists, func, literal, select
 
+from store import access
 from store.engine import get_engine
 from store.schema import patients, results
 from store.vocabulary import ASKED_NO_ANSWER, MISSING, PAYERS, UNKNOWN
@@ -33,6 +34,7 @@ def completeness_by(by: str, database_url: str | None = None,
     complete_percent = 100 * (patients - missing - unknown - asked_but_no_answer) / patients,
     rounded to 2 decimals. Unknown and Asked but no answer apply to text fields only.
     """
+    access.require("data_quality")
     if by not in BY:
         raise ValueError(f"by must be one of {', '.join(BY)}, not {by!r}")
     unknown_fields = [f for f in fields if f not in patients.c]
@@ -102,6 +104,7 @@ def _group_key(by: str):
 def completeness_by_site_and_month(field: str, database_url: str | None = None) -> pd.DataFrame:
     """For one field: site, period, patients seen there that month, and complete_percent
     (a known value: not missing, Unknown or Asked but no answer) — the heat map's cells."""
+    access.require("data_quality")
     if field not in FIELDS:
         raise ValueError(f"field must be one of {', '.join(FIELDS)}, not {field!r}")
     column = patients.c[field]

@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from data_quality import suites
 from data_quality.schema import latest_batch_id, record_run
+from store import access, audit
 from store.engine import database_url as resolve_url
 from store.engine import get_engine
 from store.schema import measures, patients, results
@@ -175,6 +176,7 @@ def run_checks(
             "Great Expectations cannot validate through an open connection: it builds its own "
             "engine and would not see (or would end) the transaction. Use engine='sql' with a "
             "connection, or run the GE checks after commit with database_url.")
+    access.require("data_quality")
     today = today or date.today()
     declared = suites.build_checks(thresholds, today, names=checks, critical=critical)
     started_at = datetime.now(UTC)
@@ -199,6 +201,9 @@ def run_checks(
                 report.batch_id = latest_batch_id(conn)
             if store:
                 report.run_id = record_run(report, conn)
+                audit.record("validation", {
+                    "run_id": report.run_id, "batch_id": report.batch_id, "engine": engine,
+                    "checks": len(report.results), "not_met": len(report.failed)}, conn=conn)
     return report
 
 

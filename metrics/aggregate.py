@@ -9,6 +9,7 @@ from sqlalchemy import case, func, select
 
 from metrics import counts
 from metrics.strata import stratifier
+from store import access
 from store.engine import get_engine
 from store.schema import measures, patients, results
 
@@ -146,6 +147,7 @@ def raw_column(name: str):
 
 
 def _frame(query, names: list[str], database_url: str | None) -> pd.DataFrame:
+    access.require("view")  # every count the engine gives passes here
     with get_engine(database_url).connect() as conn:
         frame = pd.DataFrame(conn.execute(query).all(), columns=[*names, *COUNT_COLUMNS])
     for column in ("denominator", "numerator"):

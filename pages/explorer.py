@@ -8,12 +8,13 @@ import charts
 import snapshots
 from metrics.disparity import REFERENCE_CHOICES
 from metrics.strata import STRATIFIERS
-from ui import data, state, tables
+from ui import access, data, state, tables
 from ui.charts import show_chart
 from ui.exports import meeting_panel
 from ui.frame import require_frame
 
 require_frame()
+access.require_page("view")
 
 version = data.data_version()
 filters = st.session_state["filters"]

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui import access
 from ui import tracker_forms as forms
 
 forms.require_frame()
+access.require_page("see_tracker")
 url = forms.ready()
 st.title("Learn: a shared understanding of racism and equity")
 forms.current_user()

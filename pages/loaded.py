@@ -5,9 +5,11 @@ import pandas as pd
 import streamlit as st
 
 import store
+from ui import access
 from ui.frame import require_frame
 
 require_frame()
+access.require_page("data_quality")
 
 st.title("What is loaded")
 loaded = store.status()

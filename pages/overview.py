@@ -6,12 +6,13 @@ import streamlit as st
 
 import charts
 import snapshots
-from ui import data, state
+from ui import access, data, state
 from ui.charts import show_chart
 from ui.exports import meeting_panel
 from ui.frame import EXPLORER, LOADED, PACK, QUALITY, phases, require_frame
 
 require_frame()
+access.require_page("view")
 
 version = data.data_version()
 filters = st.session_state["filters"]

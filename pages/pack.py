@@ -6,11 +6,12 @@ import streamlit as st
 
 import snapshots
 from snapshots.views import stamp
-from ui import data, exports, state
+from ui import access, data, exports, state
 from ui import tracker_forms as forms
 from ui.frame import EXPLORER, OVERVIEW, require_frame
 
 require_frame()
+access.require_page("export")
 
 version = data.data_version()
 url = version[0]

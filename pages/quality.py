@@ -7,13 +7,14 @@ import streamlit as st
 import charts
 import snapshots
 from charts import palette
-from ui import data, state
+from ui import access, data, state
 from ui import tracker_forms as forms
 from ui.charts import show_chart
 from ui.exports import meeting_panel
 from ui.frame import require_frame
 
 require_frame()
+access.require_page("data_quality")
 
 version = data.data_version()
 state.show_notes()

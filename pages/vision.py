@@ -5,10 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 import tracker
-from ui import data, state
+from ui import access, data, state
 from ui import tracker_forms as forms
 
 forms.require_frame()
+access.require_page("see_tracker")
 url = forms.ready()
 version = data.data_version()
 st.title("Vision: equity-focused SMART goals")

@@ -55,6 +55,7 @@ from snapshots.views import (
     safe_filename,
     since_last_time,
 )
+from store import access
 
 FORMATS = tuple(MIME_TYPES)
 
@@ -66,6 +67,7 @@ def export_bytes(view: View, fmt: str, database_url: str | None = None,
     `export_refused` row when the table would leak a suppressed count (`UnsafeExport`)."""
     from snapshots import images, pdf, slides, tables
 
+    access.require("export")
     if fmt not in MIME_TYPES:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     actor = actor or default_actor()

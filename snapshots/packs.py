@@ -90,7 +90,9 @@ def save_pack(name: str, pack: Pack, database_url: str | None = None,
               actor: str | None = None) -> int:
     """Save (or replace) the pack called `name`; returns its id. Audited as `pack_save`."""
     from snapshots.schema import record_audit, save_pack_row
+    from store import access
 
+    access.require("export")
     if not str(name).strip():
         raise ValueError("a saved pack needs a name")
     actor = actor or default_actor()
@@ -157,7 +159,9 @@ def build_pack(pack: Pack, fmt: str = "pptx", database_url: str | None = None,
     `export_pack` (or `export_refused` when a view would leak a suppressed count)."""
     from snapshots import pdf, slides
     from snapshots.schema import record_audit
+    from store import access
 
+    access.require("export")
     if fmt not in PACK_FORMATS:
         raise ValueError(f"a pack is built as {' or '.join(PACK_FORMATS)}, not {fmt!r}")
     actor = actor or default_actor()

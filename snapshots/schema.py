@@ -3,9 +3,8 @@
 Tables on `store.schema.metadata` (so `store.engine.ensure_schema` creates them once this
 module is imported; `ensure_tables` does both):
 
-- `audit_log`: append-only record of who did what, when (id, at, actor, action, details as
-  JSON). Named generally: exports write to it now, other actions may later. Nothing in the
-  project updates or deletes its rows.
+- `audit_log` (defined in `store.audit`): append-only record of who did what, when —
+  exports write to it here; sign-ins, imports, validation runs and tracker edits elsewhere.
 - `snapshots` and `snapshot_rows`: a frozen snapshot of a view's numbers with its filters,
   its period, the data's as-of date and the share of patients with race and ethnicity
   recorded, so a later meeting can show what changed "since last time".
@@ -39,19 +38,10 @@ from sqlalchemy import (
     update,
 )
 
+from store import audit
+from store.audit import audit_log  # the store's table; TABLES below creates it too
 from store.engine import get_engine
 from store.schema import import_batches, metadata
-
-audit_log = Table(
-    "audit_log",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("actor", String(200), nullable=False),
-    Column("action", String(64), nullable=False),  # e.g. export, export_refused, pack_save
-    Column("details", Text, nullable=False),  # JSON
-)
-Index("ix_audit_log_at", audit_log.c.at)
 
 snapshots = Table(
     "snapshots",
@@ -154,27 +144,16 @@ def last_import(database_url: str | None = None) -> dict | None:
 
 def record_audit(action: str, actor: str, details: dict,
                  database_url: str | None = None) -> int:
-    """Append one row to the audit log and return its id (never updates or deletes)."""
+    """Append one row to the audit log (`store.audit.record`) and return its id."""
     ensure_tables(database_url)
-    with get_engine(database_url).begin() as conn:
-        return conn.execute(
-            insert(audit_log).returning(audit_log.c.id),
-            {"at": now(), "actor": str(actor)[:200], "action": action[:64],
-             "details": json.dumps(details, default=str, sort_keys=True)},
-        ).scalar_one()
+    return audit.record(action, details, actor=actor, database_url=database_url)
 
 
 def audit_entries(database_url: str | None = None, action: str | None = None,
                   limit: int = 100) -> list[dict]:
-    """The latest audit rows, newest first: {id, at, actor, action, details (dict)}."""
+    """The latest audit rows, newest first (`store.audit.entries`)."""
     ensure_tables(database_url)
-    query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
-    if action is not None:
-        query = query.where(audit_log.c.action == action)
-    with get_engine(database_url).connect() as conn:
-        rows = conn.execute(query).mappings().all()
-    return [{"id": r["id"], "at": aware(r["at"]), "actor": r["actor"], "action": r["action"],
-             "details": json.loads(r["details"])} for r in rows]
+    return audit.entries(database_url, action=action, limit=limit)
 
 
 # --- frozen snapshots ---------------------------------------------------------------------

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -738,6 +737,9 @@ def freeze(view: View, database_url: str | None = None, actor: str = "unknown",
     """Store the view's numbers (after suppression) with its filters, months, the data's
     as-of date and the share of patients with race and ethnicity recorded. Returns the
     snapshot id; the audit log gets a `snapshot_freeze` row."""
+    from store import access
+
+    access.require("export")
     from snapshots.schema import now, record_audit, store_snapshot
 
     state = data_state(database_url)
@@ -1023,16 +1025,11 @@ def file_name(view: View, fmt: str, moment: datetime) -> str:
 
 
 def default_actor() -> str:
-    """Who is exporting when nobody said: EQUITY_ACTOR, else the operating-system user."""
-    import getpass
+    """Who is exporting when nobody said: the signed-in user (`store.access`), else the local
+    operator (EQUITY_ACTOR or the operating-system user)."""
+    from store import access
 
-    actor = os.environ.get("EQUITY_ACTOR")
-    if actor:
-        return actor
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name (some containers)
-        return "unknown"
+    return access.current_user().label
 
 
 __all__ = [

@@ -74,8 +74,12 @@ def get_engine(url: str | None = None) -> Engine:
 
 def ensure_schema(url: str | None = None) -> Engine:
     """Create any missing table; safe to call on every start."""
+    from store import audit  # registers the audit log on the metadata
+
     engine = get_engine(url)
-    metadata.create_all(engine, checkfirst=True)
+    with engine.begin() as conn:
+        metadata.create_all(conn, checkfirst=True)
+        audit.protect(conn)
     return engine
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, delete, insert
 
-from store import counts, vocabulary
+from store import access, audit, counts, vocabulary
 from store.bulk import insert_frame
 from store.csvfile import FileInfo, read_chunks
 from store.engine import ensure_schema
@@ -91,6 +91,7 @@ def import_extract(
     the open transaction) reports a check that blocks the import. It is a parameter so that
     the database layer does not depend on the data-quality layer above it.
     """
+    access.require("import")
     started = time.perf_counter()
     started_at = datetime.now(UTC)
     problems = Problems()
@@ -168,13 +169,22 @@ def import_extract(
             ).scalar_one()
             # The count table of the new rows, in this same transaction: readers never see
             # rows without their counts (store/counts.py).
+            audit.record("import", {"batch_id": batch_id, "source": source, "files": described,
+                                    "patients": len(keys or ()), "results": result_rows},
+                         conn=conn)
             steps.done("files described")
             builder.write(conn)
             steps.done("count table")
             transaction.commit()
             steps.done("commit")
-        except BaseException:
+        except BaseException as error:
             transaction.rollback()
+            if isinstance(error, ImportRefused):
+                audit.record("import_refused", {
+                    "source": source, "files": [info.name for info in files],
+                    "problems": len(error.problems),
+                    "first": [str(problem) for problem in error.problems.items[:5]]},
+                    database_url=database_url)
             raise
 
     warnings = [

@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 
+from store import access
+from store import audit as store_audit
 from store.engine import ensure_schema, get_engine
 from tracker import schema
 
@@ -110,6 +112,8 @@ def audit(conn: Connection, by: str, moment: datetime, entity: str, entity_id, a
     conn.execute(insert(schema.changes).values(
         changed_at=moment, changed_by=by, entity=entity, entity_id=str(entity_id),
         action=action, before=encode(before), after=encode(after)))
+    store_audit.record("tracker_edit", {"entity": entity, "id": str(entity_id),
+                                        "action": action, "by": by}, conn=conn)
 
 
 def _who(by: str) -> str:
@@ -122,6 +126,7 @@ def _who(by: str) -> str:
 
 def create(conn: Connection, table: Table, values: Mapping, by: str, entity: str) -> dict:
     """Insert a row (version 1) and record it; returns the stored row."""
+    access.require("edit_tracker")
     by = _who(by)
     moment = now()
     row = conn.execute(
@@ -152,6 +157,7 @@ def change(conn: Connection, table: Table, key, expected_version: int, changes: 
     Raises Conflict when someone changed (or removed) it since, NotFound when it never
     existed. Returns the stored row (unchanged, same version, when nothing differs).
     """
+    access.require("edit_tracker")
     by = _who(by)
     column = _key_column(table)
     before = _current(conn, table, key)
@@ -179,6 +185,7 @@ def change(conn: Connection, table: Table, key, expected_version: int, changes: 
 def remove(conn: Connection, table: Table, key, expected_version: int, by: str, entity: str,
            what: str) -> None:
     """Delete the row `key` if it is still at `expected_version` (Conflict otherwise)."""
+    access.require("edit_tracker")
     by = _who(by)
     column = _key_column(table)
     before = _current(conn, table, key)

@@ -16,6 +16,7 @@ import streamlit as st
 import snapshots
 import store
 from snapshots.views import change_lines, changes_heading, match_key, stamp
+from store import access
 from ui.tracker_forms import user
 
 _LABELS = {"pptx": "Slides (PPTX)", "pdf": "One-page PDF", "png": "Chart (PNG)",
@@ -52,7 +53,10 @@ def _maker(view: snapshots.View, fmt: str):
 def meeting_panel(view: snapshots.View, key: str, version,
                   heading: str = "Take this view to a meeting") -> None:
     """Everything a champion does with the view on screen: download it in any format, add
-    it to the meeting pack, save its numbers, and compare with the numbers saved last."""
+    it to the meeting pack, save its numbers, and compare with the numbers saved last.
+    Not shown to a role that cannot export (the export functions refuse it too)."""
+    if not access.can("export"):
+        return
     with st.expander(heading):
         last = last_saved(version, match_key(view))
         compare = False

@@ -11,6 +11,7 @@ LOADED = st.Page("pages/loaded.py", title="What is loaded", url_path="loaded")
 QUALITY = st.Page("pages/quality.py", title="Data quality", url_path="quality")
 PACK = st.Page("pages/pack.py", title="Meeting pack", url_path="pack")
 METHODS = st.Page("pages/methods.py", title="Methods", url_path="methods")
+ADMIN = st.Page("pages/admin.py", title="Audit log", url_path="admin")
 COMMIT = st.Page("pages/commit.py", title="Commit: where we stand", url_path="commit")
 LEARN = st.Page("pages/learn.py", title="Learn: log and resources", url_path="learn")
 VISION = st.Page("pages/vision.py", title="Vision: SMART goals", url_path="vision")
@@ -26,8 +27,26 @@ PAGES = {
     "Data": [EXPLORER, QUALITY, LOADED],
     "Vision": [VISION],
     "Launch": [LAUNCH],
-    "About": [METHODS],
+    "About": [METHODS, ADMIN],
 }
+# What each page needs (store.access); every page checks it again, for deep links.
+NEEDS = [(OVERVIEW, "view"), (EXPLORER, "view"), (METHODS, "view"), (QUALITY, "data_quality"),
+         (LOADED, "data_quality"), (PACK, "export"), (COMMIT, "see_tracker"),
+         (LEARN, "see_tracker"), (VISION, "see_tracker"), (LAUNCH, "see_tracker"),
+         (ADMIN, "configure")]
+
+
+def needs(page) -> str:
+    return next(permission for known, permission in NEEDS if known is page)
+
+
+def pages_for(user) -> dict:
+    """The menu of a user: the pages their role allows, sections without any left out."""
+    from store import access
+
+    allowed = {section: [page for page in pages if access.can(needs(page), user)]
+               for section, pages in PAGES.items()}
+    return {section: pages for section, pages in allowed.items() if pages}
 _PHASE_OF_PAGE = {"explorer": "Data", "quality": "Data", "loaded": "Data", "commit": "Commit",
                   "learn": "Learn", "vision": "Vision", "launch": "Launch"}
 

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 import charts
 import store
 import tracker
+from store import access
 from ui.database import guarded
 
 USER_KEY = "tracker_user"
@@ -53,6 +54,9 @@ def ready() -> str:
 
 
 def user() -> str:
+    signed = access.current_user()
+    if not signed.local:  # signed in: the identity provider says who, not a typed name
+        return signed.label
     return st.session_state.get(USER_KEY) or DEFAULT_USER
 
 
@@ -62,7 +66,15 @@ def _keep_user() -> None:
 
 
 def current_user() -> str:
-    """Ask once per session who is editing (default "local user"); every change records it."""
+    """Who is editing: the signed-in user, or in local mode the name typed here once per
+    session (default "local user"); every change records it. Says so when the role cannot
+    edit."""
+    signed = access.current_user()
+    if not access.can("edit_tracker", signed):
+        st.info(f"You can read the tracker; editing it needs the champion role (yours: "
+                f"{signed.role}).")
+    if not signed.local:
+        return signed.label
     st.session_state.setdefault(USER_KEY, DEFAULT_USER)
     if _USER_WIDGET not in st.session_state:
         st.session_state[_USER_WIDGET] = st.session_state[USER_KEY]
@@ -200,7 +212,7 @@ def _save(prefix: str, fields: Sequence[str], action, done) -> None:
     except tracker.Conflict as conflict:
         flash(prefix, "error", str(conflict))
         return
-    except (tracker.Invalid, tracker.NotFound) as problem:
+    except (tracker.Invalid, tracker.NotFound, access.NotAllowed) as problem:
         flash(prefix, "error", str(problem))
         return
     except SQLAlchemyError as error:
