@@ -67,6 +67,7 @@ for step in steps:
 st.subheader("Where and since when")
 fields = card["field"].tolist()
 state.seed("field", fields, "race", label="field")
+state.show_notes()  # here, not on the next run: the note above is about this widget
 field = st.selectbox("Field", fields, key="field",
                      format_func=lambda f: "Birth year" if f == "birth_year"
                      else palette.stratifier_label(f))

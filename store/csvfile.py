@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,10 @@ import pyarrow.csv as pa_csv
 from store.problems import Problems
 
 # Big enough for any real field, small enough that a runaway quote cannot eat the memory.
-csv.field_size_limit(1 << 20)
+FIELD_LIMIT = 1 << 20  # characters of one value; the Arrow path holds to it too
+csv.field_size_limit(FIELD_LIMIT)
+# No database text can hold NUL (PostgreSQL refuses it), so no value may.
+NUL_RULE = "holds a NUL character (\\x00), which cannot be stored as text: remove it"
 
 
 @dataclass
@@ -81,6 +85,7 @@ def read_chunks(
         return
     with handle:
         reader = csv.reader(handle, strict=True)
+        row_starts = 1  # the line where the row being read starts (the header's first)
         try:
             header = next(reader, None)
             if header is None or not any(cell.strip() for cell in header):
@@ -90,7 +95,7 @@ def read_chunks(
             missing = [column for column in required if column not in header]
             for column in missing:
                 problems.add(name, 1, column, None, "required column is missing from the header")
-            duplicated = sorted({c for c in header if header.count(c) > 1 and c})
+            duplicated = sorted(c for c, n in Counter(header).items() if n > 1 and c)
             for column in duplicated:
                 problems.add(name, 1, column, None, "column appears more than once in the header")
             if missing or duplicated:
@@ -110,6 +115,7 @@ def read_chunks(
                         return
                     info.rows += len(chunk[0])
                     skip += len(chunk[0])
+                    _report_nul(*chunk, positions, name, problems)
                     yield chunk
             for _ in range(skip):
                 next(reader)  # rows the Arrow path read already
@@ -133,11 +139,15 @@ def read_chunks(
                 lines.append(row_starts)  # a row spanning lines is where it starts
                 if len(rows) >= chunk_rows:
                     info.rows += len(rows)
-                    yield _csv_frame(rows, positions, known), np.asarray(lines)
+                    chunk = _csv_frame(rows, positions, known), np.asarray(lines)
+                    _report_nul(*chunk, positions, name, problems)
+                    yield chunk
                     rows, lines = [], []
             if rows:
                 info.rows += len(rows)
-                yield _csv_frame(rows, positions, known), np.asarray(lines)
+                chunk = _csv_frame(rows, positions, known), np.asarray(lines)
+                _report_nul(*chunk, positions, name, problems)
+                yield chunk
             if info.rows == 0:
                 problems.add(name, None, None, None, "the file has a header but no data rows")
         except UnicodeDecodeError as error:
@@ -153,6 +163,11 @@ def read_chunks(
                 problems.add(name, row_starts, None, None,
                              "cannot be parsed as CSV: a quoted field starting on this line "
                              f"is never closed (read on to line {reader.line_num:,})")
+            elif "field larger than field limit" in str(error):
+                problems.add(name, row_starts, None, None,
+                             f"a value in the row starting on this line is longer than "
+                             f"{FIELD_LIMIT:,} characters, the most one value may hold "
+                             "(is a quote left open?)")
             else:
                 problems.add(name, reader.line_num, None, None,
                              f"cannot be parsed as CSV: {error}")
@@ -176,7 +191,9 @@ def _arrow_chunks(path: Path, positions: dict[str, int], known: set[str], width:
         line = 2
         for batch in batches:
             # Any column, ignored ones too: a line break anywhere shifts the lines after it.
+            # A value beyond the csv module's limit is refused there, with its line.
             if any(pc.any(pc.match_substring_regex(values, "[\r\n]")).as_py()
+                   or (pc.max(pc.utf8_length(values)).as_py() or 0) > FIELD_LIMIT
                    for values in batch.columns):
                 return
             columns = {column: batch.column(names[index]) for column, index in positions.items()}
@@ -246,6 +263,19 @@ def _csv_frame(rows: list[list[str]], positions: dict[str, int], known: set[str]
     fields = list(zip(*rows))
     return _frame({column: list(fields[index]) for column, index in positions.items()},
                   known, len(rows))
+
+
+def _report_nul(frame: pd.DataFrame, lines: np.ndarray, positions: dict[str, int], file: str,
+                problems: Problems) -> None:
+    """A problem for each value holding a NUL character, in the header's column order."""
+    for column in sorted(positions, key=positions.get):
+        values = frame[column]
+        for position in np.flatnonzero(values.str.contains("\x00", regex=False)
+                                       .to_numpy(dtype=bool)):
+            if problems.full:
+                problems.add_count(1)
+                continue
+            problems.add(file, int(lines[position]), column, values.iat[position], NUL_RULE)
 
 
 def _locate_bad_bytes(path: Path) -> tuple[int | None, int]:

@@ -43,9 +43,14 @@ MAPPABLE = ("race", "ethnicity", "sex", "payer", "interpreter_needed", "preferre
             "site", "measure_id")
 
 BIRTH_YEAR_RANGE = (1850, 2100)
-_INTEGER = r"[+-]?\d+"
-_PERIOD = r"\d{4}-(0[1-9]|1[0-2])"
-_NUMBER = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
+# ASCII digits only: a regex's \d also takes full-width and other scripts' digits (１９８０).
+_INTEGER = r"[+-]?[0-9]+"
+_PERIOD = r"[0-9]{4}-(0[1-9]|1[0-2])"
+_NUMBER = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+# The longest free text a column may hold, in characters: what the count table's label
+# column holds (String(64)), and what keeps a key within PostgreSQL's B-tree entry limit
+# (2,704 bytes; 255 characters are at most 1,020 bytes of UTF-8).
+MAX_CHARACTERS = {"patient_id": 255, "preferred_language": 64, "site": 255, "measure_id": 64}
 
 
 @dataclass
@@ -119,7 +124,7 @@ def import_extract(
             conn.execute(delete(patients))
             conn.execute(delete(measures))
             deferred = _defer_indexes(conn)
-            if catalog:
+            if catalog and not problems:  # (a refused catalog could break the insert)
                 conn.execute(insert(measures), list(catalog.values()))
             steps.done("previous data cleared")
             builder = counts.CountBuilder()
@@ -247,6 +252,10 @@ def _read_measures(info: FileInfo, problems: Problems) -> dict[str, dict]:
             if measure_id in catalog:
                 problems.add(info.name, line, "measure_id", measure_id, "duplicate measure_id")
                 continue
+            if len(measure_id) > MAX_CHARACTERS["measure_id"]:
+                problems.add(info.name, line, "measure_id", measure_id,
+                             f"longer than the {MAX_CHARACTERS['measure_id']} characters a "
+                             "measure_id may have")
             if not row["name"]:
                 problems.add(info.name, line, "name", "", "must not be empty")
             kind = row["kind"].lower()
@@ -289,6 +298,8 @@ def _load_patients(conn: Connection, info: FileInfo, value_map, problems: Proble
             keys[patient_id] = chunk_keys[position] = len(keys) + 1
             first_line.append(int(line))
 
+        for column in ("patient_id", "preferred_language"):
+            _too_long(frame[column], info.name, column, lines, problems)
         birth_year = _integers(frame["birth_year"], info.name, "birth_year", lines, problems,
                                BIRTH_YEAR_RANGE, "a whole-number year from 1850 to 2100")
         adi = _integers(frame["adi_decile"], info.name, "adi_decile", lines, problems,
@@ -353,6 +364,7 @@ def _load_results(conn: Connection, info: FileInfo, value_map, catalog: dict[str
         no_site = (frame["site"] == "").to_numpy()
         _report_each(frame["site"], no_site, info.name, "site", lines, problems,
                      "required: must not be empty")
+        _too_long(frame["site"], info.name, "site", lines, problems)
 
         is_mean = measure_id.isin(mean_measures).to_numpy()
         numerator = frame["numerator"].where(~(is_mean & (frame["numerator"] == "")), "0")
@@ -369,16 +381,21 @@ def _load_results(conn: Connection, info: FileInfo, value_map, catalog: dict[str
 
         raw_value = frame["value"]
         has_value = (raw_value != "").to_numpy()
-        bad_value = has_value & ~raw_value.str.fullmatch(_NUMBER).to_numpy(dtype=bool)
+        well_formed = has_value & raw_value.str.fullmatch(_NUMBER).to_numpy(dtype=bool)
+        value = pd.to_numeric(raw_value.where(well_formed, None), errors="coerce")
+        # 1e999 is well formed but overflows to infinity: no sum or mean could use it.
+        finite = np.isfinite(value.to_numpy(dtype=float, na_value=np.nan))
+        bad_value = has_value & ~well_formed
         _report_each(raw_value, bad_value, info.name, "value", lines, problems,
                      "a number (e.g. 132 or 7.4), or empty")
+        _report_each(raw_value, well_formed & ~finite, info.name, "value", lines, problems,
+                     "a number too large to be counted (it overflows to infinity)")
         needs_value = is_mean & (den == 1) & ~has_value
         _report_each(raw_value, needs_value, info.name, "value", lines, problems,
                      "required for a mean-type measure when denominator is 1")
 
         if problems:
             continue
-        value = pd.to_numeric(raw_value.where(has_value, None), errors="coerce")
         rows = pd.DataFrame({
             "patient_key": patient_key.astype(np.int64),
             "measure_id": measure_id,
@@ -421,10 +438,17 @@ def _integers(values: pd.Series, file: str, column: str, lines, problems,
     present = (values != "").to_numpy()
     well_formed = values.str.fullmatch(_INTEGER).to_numpy(dtype=bool)
     numbers = pd.to_numeric(values.where(present & well_formed, None), errors="coerce")
-    in_range = numbers.between(*bounds).to_numpy()
+    in_range = numbers.between(*bounds).fillna(False).to_numpy(dtype=bool)
     bad = present & ~(well_formed & in_range)
     _report_each(values, bad, file, column, lines, problems, rule)
     return numbers.astype("Int64")
+
+
+def _too_long(values: pd.Series, file: str, column: str, lines, problems) -> None:
+    limit = MAX_CHARACTERS[column]
+    too_long = (values.str.len() > limit).to_numpy(dtype=bool)
+    _report_each(values, too_long, file, column, lines, problems,
+                 f"longer than the {limit} characters a {column} may have")
 
 
 def _report_each(values: pd.Series, bad: np.ndarray, file, column, lines, problems, rule):

@@ -125,3 +125,68 @@ def test_any_file_is_read_alike_by_both_paths(tmp_path, rows, raw_lines, positio
     for raw, position in zip(raw_lines, positions):
         lines.insert(min(1 + position, len(lines)), raw)
     assert_same_reading(write(tmp_path / "r.csv", lines + [""], newline, bom), chunk_rows)
+
+
+# Found by tests/reliability/test_hostile_input.py.
+
+@pytest.mark.parametrize("header, expected", [
+    ('patient_id,"measure_id,period\nP1,cbp\n', "line 1: cannot be parsed as CSV: a quoted "
+     "field starting on this line is never closed (read on to line 2)"),
+    ('"patient_id"x,measure_id,period\nP1,cbp,2025-01\n', "line 1: cannot be parsed as CSV"),
+    ("patient_id,measure_id,period," + "v" * (1 << 21) + "\nP1,cbp,2025-01,1\n",
+     "line 1: a value in the row starting on this line is longer than 1,048,576 characters"),
+])
+def test_broken_quoting_in_the_header_is_a_problem_at_line_1(tmp_path, header, expected):
+    """It raised UnboundLocalError: the header's line was not yet known to the handler."""
+    path = tmp_path / "r.csv"
+    path.write_text(header, encoding="utf-8")
+    rows, problems, _ = assert_same_reading(path)
+    assert not rows and len(problems) == 1 and expected in problems[0], problems
+
+
+@pytest.mark.parametrize("quoted_line_break", [False, True])
+def test_a_value_beyond_the_field_limit_is_refused_on_both_paths(tmp_path, quoted_line_break):
+    """Arrow read a 2 MiB value that the csv module refuses: the two paths disagreed."""
+    from store.csvfile import FIELD_LIMIT
+
+    huge = ("a\n" if quoted_line_break else "") + "x" * (FIELD_LIMIT + 1)
+    rows = many_rows(10)
+    rows[4][4] = huge
+    path = write(tmp_path / "r.csv", csv_lines([HEADER, *rows]) + [""])
+    _, problems, _ = assert_same_reading(path)  # (reading stops there: the file is refused)
+    assert problems == ["r.csv, line 6: a value in the row starting on this line is longer "
+                        "than 1,048,576 characters, the most one value may hold (is a quote "
+                        "left open?)"]
+
+
+def test_a_value_of_exactly_the_field_limit_is_read(tmp_path):
+    from store.csvfile import FIELD_LIMIT
+
+    rows = many_rows(3)
+    rows[1][3] = "7" * FIELD_LIMIT
+    got, problems, _ = assert_same_reading(write(tmp_path / "r.csv",
+                                                 csv_lines([HEADER, *rows]) + [""]))
+    assert not problems and len(got[1]["value"]) == FIELD_LIMIT
+
+
+def test_a_nul_character_is_a_problem_with_its_line_and_column(tmp_path):
+    """PostgreSQL cannot store NUL in text (psycopg raised DataError mid-import)."""
+    rows = many_rows(5)
+    rows[2][1] = "cb\x00p"
+    rows[3][4] = "\x00"  # an ignored column is never stored
+    _, problems, _ = assert_same_reading(write(tmp_path / "r.csv",
+                                               csv_lines([HEADER, *rows]) + [""]))
+    assert problems == ["r.csv, line 4, column measure_id: 'cb\\x00p': holds a NUL character "
+                        "(\\x00), which cannot be stored as text: remove it"]
+
+
+def test_a_header_of_100_000_columns_is_checked_in_linear_time(tmp_path):
+    """The duplicate-column check was quadratic (list.count per column: 18 s at 50,000)."""
+    import time
+
+    header = [*HEADER, *(f"c{i}" for i in range(100_000)), "c7"]
+    path = write(tmp_path / "r.csv", [",".join(header), ",".join(["x"] * len(header)), ""])
+    started = time.perf_counter()
+    _, problems, _ = read(path, arrow=True)
+    assert time.perf_counter() - started < 10
+    assert problems == ["r.csv, line 1, column c7: column appears more than once in the header"]

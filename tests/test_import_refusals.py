@@ -79,6 +79,32 @@ CASES = [
      ["patients.csv, line 2, column patient_id", "must not be empty"]),
     ("empty site", GOOD_PATIENTS, results_with(0, "site", ""), None, None,
      ["results.csv, line 2, column site", "must not be empty"]),
+    # Found by tests/reliability/test_hostile_input.py: each of these once raised something
+    # other than ImportRefused, or was stored silently changed.
+    ("NUL character in a value", patients_with(0, "preferred_language", "Eng\x00lish"),
+     GOOD_RESULTS, None, None,
+     ["patients.csv, line 2, column preferred_language", "'Eng\\x00lish'", "NUL character"]),
+    ("full-width digits in birth_year", patients_with(1, "birth_year", "\uff11\uff19\uff18\uff10"),
+     GOOD_RESULTS, None, None,
+     ["patients.csv, line 3, column birth_year", "whole-number year"]),
+    ("another script's digit in adi_decile", patients_with(0, "adi_decile", "\u0663"),
+     GOOD_RESULTS, None, None, ["patients.csv, line 2, column adi_decile", "from 1 to 10"]),
+    ("full-width digits in a period", GOOD_PATIENTS,
+     results_with(0, "period", "\uff12\uff10\uff12\uff15-03"), None, None,
+     ["results.csv, line 2, column period", "YYYY-MM"]),
+    ("full-width digits in a value", GOOD_PATIENTS, results_with(3, "value", "\uff11\uff14\uff11"),
+     None, None, ["results.csv, line 5, column value", "a number"]),
+    ("value that overflows to infinity", GOOD_PATIENTS, results_with(3, "value", "1e999"), None,
+     None, ["results.csv, line 5, column value", "'1e999'", "overflows to infinity"]),
+    ("preferred_language longer than the count table holds",
+     patients_with(0, "preferred_language", "L" * 65), GOOD_RESULTS, None, None,
+     ["patients.csv, line 2, column preferred_language", "longer than the 64 characters"]),
+    ("patient_id longer than an index entry holds", patients_with(0, "patient_id", "\u4e00" * 3000),
+     GOOD_RESULTS[1:], None, None,
+     ["patients.csv, line 2, column patient_id", "longer than the 255 characters"]),
+    ("site longer than an index entry holds", GOOD_PATIENTS,
+     results_with(0, "site", "\u4e00" * 3000), None, None,
+     ["results.csv, line 2, column site", "longer than the 255 characters"]),
 ]
 
 
@@ -183,6 +209,23 @@ def test_bad_measure_catalog_is_refused(loaded, tmp_path, capsys):
     message = refused(url, capsys, patients_csv, results_csv, extra=["--measures", str(catalog)])
     assert "measures.csv, line 2, column kind: 'ratio': one of: proportion, mean" in message
     assert "measures.csv, line 2, column higher_is_better: 'maybe'" in message
+    assert table_contents(url) == before
+
+
+def test_a_catalog_that_cannot_be_stored_is_refused(loaded, tmp_path, capsys):
+    """A measure_id beyond its column's 64 characters, or holding NUL, once reached the
+    database (PostgreSQL raised DataError) although the catalog was already refused."""
+    url, before = loaded
+    catalog = write_csv(tmp_path / "measures.csv",
+                        ["measure_id", "name", "kind", "higher_is_better"],
+                        [["m" * 65, "Long", "proportion", "true"],
+                         ["nul\x00", "Nul", "proportion", "true"]])
+    patients_csv = write_csv(tmp_path / "patients.csv", PATIENT_HEADER, GOOD_PATIENTS)
+    results_csv = write_csv(tmp_path / "results.csv", RESULT_HEADER, GOOD_RESULTS)
+    message = refused(url, capsys, patients_csv, results_csv, extra=["--measures", str(catalog)])
+    assert "measures.csv, line 2, column measure_id" in message
+    assert "longer than the 64 characters a measure_id may have" in message
+    assert "measures.csv, line 3, column measure_id: 'nul\\x00'" in message
     assert table_contents(url) == before
 
 

@@ -7,6 +7,7 @@ with a note on the page and the default is used: never an exception.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,20 +30,22 @@ def seed(key: str, options: Sequence[Any], default: Any, *, multi: bool = False,
     if fresh and multi:
         unknown = [value for value in raw if value not in options]
         if unknown:
-            _note(f"The link asked for {name} {', '.join(map(repr, unknown))}, which this data "
-                  "does not have; left out.")
-        st.session_state[key] = [value for value in raw if value in options]
+            shown = ", ".join(map(_shown, unknown[:5]))
+            more = f" and {len(unknown) - 5:,} more" if len(unknown) > 5 else ""
+            _note(f"The link asked for {name} {shown}{more}, which this data does not have; "
+                  "left out.")
+        st.session_state[key] = list(dict.fromkeys(value for value in raw if value in options))
     elif fresh:
         if raw in options:
             st.session_state[key] = raw
         else:
-            _note(f"The link asked for {name} {raw!r}, which is not available here; showing "
-                  f"{default!r} instead.")
+            _note(f"The link asked for {name} {_shown(raw)}, which is not available here; "
+                  f"showing {_shown(default)} instead.")
             st.session_state[key] = default
     elif key not in st.session_state:
         # A widget that was not drawn on the last run loses its state; the URL still has it.
         if multi and raw:
-            st.session_state[key] = [value for value in raw if value in options]
+            st.session_state[key] = list(dict.fromkeys(value for value in raw if value in options))
         elif not multi and raw in options:
             st.session_state[key] = raw
         else:
@@ -54,6 +57,16 @@ def seed(key: str, options: Sequence[Any], default: Any, *, multi: bool = False,
             st.session_state[key] = kept
     elif st.session_state[key] not in options:
         st.session_state[key] = default
+
+
+def _shown(value: Any) -> str:
+    """A value from the URL for a note: shortened, its invisible characters escaped (repr),
+    as inline code, so that a link's text never renders as markdown (a link, an icon, a
+    formula) on the page."""
+    text = str(value)
+    text = repr(text if len(text) <= 60 else text[:57] + "...")
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}"
 
 
 def _note(text: str) -> None:

@@ -845,6 +845,7 @@ def choose_gap(version) -> tuple[dict, str] | None:
             f"{tracker.show_rate(row.reference_rate, row.unit)}, flagged")
     options[OTHER_GAP] = "Another group, chosen by the team (say why it matters)"
     state.seed("goal_gap", list(options), next(iter(options)), label="gap")
+    state.show_notes()  # the link's notes about these two widgets, on this run
     gap = st.selectbox("Gap", list(options), format_func=options.get, key="goal_gap",
                        index=list(options).index(st.session_state["goal_gap"]),
                        help="Flagged gaps of this measure for the months and sites in the "
