@@ -39,10 +39,10 @@ import sys
 import time
 from pathlib import Path
 
+from bench.disparity import percentile
 from bench.import_extract import CACHE, extract, rows_in
+from bench.validate import DEFAULT_POSTGRES
 
-DEFAULT_POSTGRES = os.environ.get("EQUITY_TEST_POSTGRES_URL",
-                                  "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TARGET_VS_DUCKDB = 1.0   # project median / DuckDB median, at most
 TARGET_VS_PANDAS = 10.0  # pandas median / project median, at least
 
@@ -122,7 +122,9 @@ def _measures(sqlite_url: str) -> dict:
 
 
 def _sqlite_path(url: str) -> str:
-    return url.removeprefix("sqlite:///")
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).database
 
 
 def _duckdb_file(patients: int) -> Path:
@@ -240,11 +242,6 @@ def in_process_of_its_own(step: str, *args) -> dict:
 
 # --- the table ------------------------------------------------------------------------------
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
 def postgres_url(base: str, patients: int) -> str | None:
     """A schema of its own on the server for this size (kept between runs), or None."""
     from sqlalchemy import create_engine, text
@@ -264,10 +261,8 @@ def postgres_url(base: str, patients: int) -> str | None:
 
 def machine() -> str:
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    import sqlite3 as lite
-
     return (f"{os.cpu_count()} cores, {memory:.0f} GB RAM, {platform.platform()}, "
-            f"Python {platform.python_version()}, SQLite {lite.sqlite_version}")
+            f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}")
 
 
 def run(args) -> None:

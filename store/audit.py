@@ -16,19 +16,19 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     event,
     insert,
     select,
     text,
 )
-from sqlalchemy import Table as _Table
 
 from store import access
 from store.engine import get_engine
 from store.schema import metadata
 
-audit_log = _Table(
+audit_log = Table(
     "audit_log",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

@@ -202,7 +202,6 @@ class CountBuilder:
         self._patients: list[pd.DataFrame] = []
         self._profile: np.ndarray | None = None
         self._measures, self._periods, self._sites = _Codes(), _Codes(), _Codes()
-        self._period_years: list[int] = []
         self._partial: list[pd.DataFrame] = []
         self._partial_rows = 0
         self._merge_at = self._MERGE_ROWS
@@ -241,9 +240,8 @@ class CountBuilder:
             return
         keys = np.asarray(patient_key)[counted]
         period_codes = self._periods(period[counted])
-        while len(self._period_years) < len(self._periods.codes):
-            self._period_years.append(int(self._periods.labels()[len(self._period_years)][:4]))
-        year = np.asarray(self._period_years, dtype=float)[period_codes]
+        years = np.array([float(month[:4]) for month in self._periods.codes])  # a few dozen
+        year = years[period_codes]
         numbers = np.asarray(value, dtype=float)[counted]
         chunk = pd.DataFrame({
             "measure": self._measures(measure_id[counted]),
@@ -298,11 +296,9 @@ class CountBuilder:
         sums = {name: added[name].to_numpy()[sort] for name in SUMS}
         return codes, sums
 
-    def cells(self, codes: dict | None = None, sums: dict | None = None,
-              start: int = 0, stop: int | None = None) -> pd.DataFrame:
-        """The count table's rows (`start`:`stop` of them), in its key order."""
-        if codes is None:
-            codes, sums = self._sorted_cells()
+    @staticmethod
+    def _cells(codes: dict, sums: dict, start: int, stop: int) -> pd.DataFrame:
+        """Rows `start`:`stop` of the count table, decoded to labels."""
         frame = pd.DataFrame({name: known[positions[start:stop]]
                               for name, (known, positions) in codes.items()})
         for name, values in sums.items():
@@ -316,7 +312,7 @@ class CountBuilder:
         _clear(conn)
         for start in range(0, cells, BATCH_ROWS):  # decoded a batch at a time (memory)
             insert_frame(conn, result_counts,
-                         self.cells(codes, sums, start, start + BATCH_ROWS))
+                         self._cells(codes, sums, start, start + BATCH_ROWS))
         groups = pd.DataFrame(
             [(name, label) for name in labels.EXPRESSIONS
              for label in sorted(set(codes[name][0][np.unique(codes[name][1])]))],

@@ -39,6 +39,7 @@ class FileInfo:
     path: Path
     rows: int = 0
     ignored_columns: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)  # the known columns, in header order
 
     @property
     def name(self) -> str:
@@ -75,8 +76,17 @@ def read_chunks(
     `arrow=False` reads with the csv module only: the reference the tests hold Arrow's path to.
 
     Header problems and malformed rows are added to `problems`; a file that cannot be read on
-    (bad encoding, broken quoting) stops at that point with a problem saying where.
+    (bad encoding, broken quoting) stops at that point with a problem saying where. Whichever
+    reader gave a chunk, its rows are counted and its NUL characters reported here.
     """
+    for frame, lines in _chunks(info, required, optional, problems, chunk_rows, arrow):
+        info.rows += len(frame)
+        _report_nul(frame, lines, info.columns, info.name, problems)
+        yield frame, lines
+
+
+def _chunks(info: FileInfo, required, optional, problems: Problems, chunk_rows: int,
+            arrow: bool) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     name = info.name
     try:
         handle = open(info.path, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
@@ -103,20 +113,17 @@ def read_chunks(
             known = set(required) | set(optional)
             info.ignored_columns = [c for c in header if c not in known]
             positions = {column: header.index(column) for column in known if column in header}
+            info.columns = sorted(positions, key=positions.get)
             width = len(header)
 
             skip = 0
             row_starts = 2
             if arrow and reader.line_num == 1 and width > 1 and _arrow_can_read(info.path):
                 # (a one-column file's blank lines would be rows to Arrow)
-                arrow = _arrow_chunks(info.path, positions, known, width, chunk_rows)
-                while (chunk := next(arrow, None)) is not None:
-                    if chunk is _DONE:
-                        return
-                    info.rows += len(chunk[0])
-                    skip += len(chunk[0])
-                    _report_nul(*chunk, positions, name, problems)
-                    yield chunk
+                skip, complete = yield from _arrow_chunks(info.path, positions, known, width,
+                                                          chunk_rows)
+                if complete:
+                    return
             for _ in range(skip):
                 next(reader)  # rows the Arrow path read already
 
@@ -138,16 +145,10 @@ def read_chunks(
                 rows.append(row)
                 lines.append(row_starts)  # a row spanning lines is where it starts
                 if len(rows) >= chunk_rows:
-                    info.rows += len(rows)
-                    chunk = _csv_frame(rows, positions, known), np.asarray(lines)
-                    _report_nul(*chunk, positions, name, problems)
-                    yield chunk
+                    yield _csv_frame(rows, positions, known), np.asarray(lines)
                     rows, lines = [], []
             if rows:
-                info.rows += len(rows)
-                chunk = _csv_frame(rows, positions, known), np.asarray(lines)
-                _report_nul(*chunk, positions, name, problems)
-                yield chunk
+                yield _csv_frame(rows, positions, known), np.asarray(lines)
             if info.rows == 0:
                 problems.add(name, None, None, None, "the file has a header but no data rows")
         except UnicodeDecodeError as error:
@@ -174,10 +175,12 @@ def read_chunks(
 
 
 def _arrow_chunks(path: Path, positions: dict[str, int], known: set[str], width: int,
-                  chunk_rows: int) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
-    """The file's rows from the first on, as long as each row is one line; the csv module
-    reads on from the first row this does not yield."""
+                  chunk_rows: int):
+    """The file's rows from the first on, as long as each row is one line; returns (rows
+    yielded, whether that was the whole file). The csv module reads on from the first row
+    this does not yield."""
     names = [f"field{index}" for index in range(width)]
+    line = 2
     try:
         batches = pa_csv.open_csv(
             path,
@@ -188,14 +191,13 @@ def _arrow_chunks(path: Path, positions: dict[str, int], known: set[str], width:
                 column_types={name: pa.string() for name in names},
                 strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
-        line = 2
         for batch in batches:
             # Any column, ignored ones too: a line break anywhere shifts the lines after it.
             # A value beyond the csv module's limit is refused there, with its line.
             if any(pc.any(pc.match_substring_regex(values, "[\r\n]")).as_py()
                    or (pc.max(pc.utf8_length(values)).as_py() or 0) > FIELD_LIMIT
                    for values in batch.columns):
-                return
+                return line - 2, False
             columns = {column: batch.column(names[index]) for column, index in positions.items()}
             for start in range(0, batch.num_rows, chunk_rows):
                 size = min(chunk_rows, batch.num_rows - start)
@@ -204,12 +206,9 @@ def _arrow_chunks(path: Path, positions: dict[str, int], known: set[str], width:
                 yield frame, np.arange(line, line + size)
                 line += size
     except (pa.ArrowInvalid, OSError):
-        return
-    if line > 2:
-        yield _DONE  # read to the end (an empty file goes to the csv module, which says so)
-
-
-_DONE = object()
+        return line - 2, False
+    # An empty file goes to the csv module, which says so.
+    return line - 2, line > 2
 
 
 # What the Arrow path cannot read as the csv module does: a blank line between rows (Arrow
@@ -265,10 +264,10 @@ def _csv_frame(rows: list[list[str]], positions: dict[str, int], known: set[str]
                   known, len(rows))
 
 
-def _report_nul(frame: pd.DataFrame, lines: np.ndarray, positions: dict[str, int], file: str,
+def _report_nul(frame: pd.DataFrame, lines: np.ndarray, columns: list[str], file: str,
                 problems: Problems) -> None:
     """A problem for each value holding a NUL character, in the header's column order."""
-    for column in sorted(positions, key=positions.get):
+    for column in columns:
         values = frame[column]
         for position in np.flatnonzero(values.str.contains("\x00", regex=False)
                                        .to_numpy(dtype=bool)):

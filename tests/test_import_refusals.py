@@ -30,6 +30,12 @@ def results_with(index, column, value):
     return with_row(GOOD_RESULTS, index, column, value, RESULT_HEADER)
 
 
+
+def good_files(tmp_path):
+    """The good patients and results files (for refusals caused by another file)."""
+    return (write_csv(tmp_path / "patients.csv", PATIENT_HEADER, GOOD_PATIENTS),
+            write_csv(tmp_path / "results.csv", RESULT_HEADER, GOOD_RESULTS))
+
 # (case, patients rows, results rows, patients header, results header, expected fragments)
 CASES = [
     ("missing required column", GOOD_PATIENTS, GOOD_RESULTS,
@@ -179,8 +185,7 @@ def test_bad_value_map_is_refused(loaded, tmp_path, capsys):
         ["race", "blk", "White"],
         ["favourite_colour", "R", "Red"],
     ])
-    patients_csv = write_csv(tmp_path / "patients.csv", PATIENT_HEADER, GOOD_PATIENTS)
-    results_csv = write_csv(tmp_path / "results.csv", RESULT_HEADER, GOOD_RESULTS)
+    patients_csv, results_csv = good_files(tmp_path)
     message = refused(url, capsys, patients_csv, results_csv, extra=["--value-map", str(value_map)])
     assert "map.csv, line 3, column standard_value: 'White'" in message
     assert "already mapped to 'Black or African American'" in message
@@ -192,8 +197,7 @@ def test_a_value_mapped_outside_the_vocabulary_is_refused(loaded, tmp_path, caps
     url, before = loaded
     value_map = write_csv(tmp_path / "map.csv", ["column", "local_value", "standard_value"],
                           [["race", "White", "Caucasian"]])
-    patients_csv = write_csv(tmp_path / "patients.csv", PATIENT_HEADER, GOOD_PATIENTS)
-    results_csv = write_csv(tmp_path / "results.csv", RESULT_HEADER, GOOD_RESULTS)
+    patients_csv, results_csv = good_files(tmp_path)
     message = refused(url, capsys, patients_csv, results_csv, extra=["--value-map", str(value_map)])
     assert "column race: 'Caucasian': not in the vocabulary" in message
     assert table_contents(url) == before
@@ -204,8 +208,7 @@ def test_bad_measure_catalog_is_refused(loaded, tmp_path, capsys):
     catalog = write_csv(tmp_path / "measures.csv",
                         ["measure_id", "name", "kind", "higher_is_better"],
                         [["new_one", "A new measure", "ratio", "maybe"]])
-    patients_csv = write_csv(tmp_path / "patients.csv", PATIENT_HEADER, GOOD_PATIENTS)
-    results_csv = write_csv(tmp_path / "results.csv", RESULT_HEADER, GOOD_RESULTS)
+    patients_csv, results_csv = good_files(tmp_path)
     message = refused(url, capsys, patients_csv, results_csv, extra=["--measures", str(catalog)])
     assert "measures.csv, line 2, column kind: 'ratio': one of: proportion, mean" in message
     assert "measures.csv, line 2, column higher_is_better: 'maybe'" in message
@@ -220,8 +223,7 @@ def test_a_catalog_that_cannot_be_stored_is_refused(loaded, tmp_path, capsys):
                         ["measure_id", "name", "kind", "higher_is_better"],
                         [["m" * 65, "Long", "proportion", "true"],
                          ["nul\x00", "Nul", "proportion", "true"]])
-    patients_csv = write_csv(tmp_path / "patients.csv", PATIENT_HEADER, GOOD_PATIENTS)
-    results_csv = write_csv(tmp_path / "results.csv", RESULT_HEADER, GOOD_RESULTS)
+    patients_csv, results_csv = good_files(tmp_path)
     message = refused(url, capsys, patients_csv, results_csv, extra=["--measures", str(catalog)])
     assert "measures.csv, line 2, column measure_id" in message
     assert "longer than the 64 characters a measure_id may have" in message

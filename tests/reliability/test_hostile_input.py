@@ -32,28 +32,10 @@ from store.counts import result_counts, result_counts_state, result_groups
 from store.csvfile import FIELD_LIMIT
 from store.engine import get_engine
 from store.schema import import_batches, measures, patients, results
+from tests.test_importer import GOOD_PATIENTS, GOOD_RESULTS, PATIENT_HEADER, RESULT_HEADER
 
 # --- a valid small extract --------------------------------------------------------------
 
-PATIENT_HEADER = ["patient_id", "birth_year", "sex", "race", "ethnicity", "preferred_language",
-                  "interpreter_needed", "payer", "adi_decile"]
-RESULT_HEADER = ["patient_id", "measure_id", "period", "site", "numerator", "denominator",
-                 "value"]
-GOOD_PATIENTS = [
-    ["P1", "1950", "female", "White", "Not Hispanic or Latino", "English", "no", "Medicare", "3"],
-    ["P2", "1980", "MALE", "2054-5", "2135-2", "Spanish", "Y", "medicaid", ""],
-    ["P3", "", "unknown", "", "ASKU", "", "", "Commercial", "10"],
-    ["P4", "1975", "Other", "UNK", "unk", "Vietnamese", "1", "Uninsured", "7"],
-    ["P, 5", "2001", "female", "Two or more races", "Not Hispanic or Latino", "English", "false",
-     "Dual", "1"],
-]
-GOOD_RESULTS = [
-    ["P1", "cbp", "2025-01", "North Clinic", "1", "1", ""],
-    ["P2", "cbp", "2025-01", "North Clinic", "0", "1", ""],
-    ["P3", "cbp", "2025-02", "South Hospital", "0", "0", ""],
-    ["P4", "sbp_mean", "2025-02", "South Hospital", "", "1", "141.5"],
-    ["P, 5", "bcs_e", "2025-03", "South Hospital", "1", "1", ""],
-]
 HEADERS = {"patients": PATIENT_HEADER, "results": RESULT_HEADER}
 GOOD = {"patients": GOOD_PATIENTS, "results": GOOD_RESULTS}
 

@@ -41,9 +41,9 @@ TITLES = {"pages/explorer.py": "Disparity explorer",
 HOSTILE = {
     "SQL-like": "'; DROP TABLE patients;--",
     "SQL-like 2": '" OR 1=1',
-    "formula-like": '=HYPERLINK("http://example.invalid","x")',
+    "formula-like": '=HYPERLINK("/reset-password","x")',
     "formula-like 2": "@SUM(1+1)*cmd|' /C calc'!A0",
-    "markdown link": "[Reset your password](http://example.invalid)",
+    "markdown link": "[Reset your password](/reset-password)",
     "icon shortcode": ":material/home: :red[alarm] $x^2$",
     "HTML": "<script>alert(1)</script><img src=x onerror=alert(1)>",
     "quotes": '"\'"`',
@@ -174,11 +174,11 @@ def test_repeated_keys_are_read_once(sample_sqlite, monkeypatch, defaults):
 
 def test_a_links_text_is_shown_as_code_never_as_markdown(sample_sqlite, monkeypatch):
     """The notes quoted the value with repr inside markdown: a link's text such as
-    `[Reset your password](http://…)` rendered as a working link on the page."""
-    app = open_link(sample_sqlite, monkeypatch, {"from": "[Reset](http://example.invalid)",
+    `[Reset your password](/reset-password)` rendered as a working link on the page."""
+    app = open_link(sample_sqlite, monkeypatch, {"from": "[Reset](/reset-password)",
                                                  "to": "a`b``c", "site": ["x"] * 40})
     said = link_notes(app)
-    assert "The link asked for first month ` '[Reset](http://example.invalid)' `," in said[0]
+    assert "The link asked for first month ` '[Reset](/reset-password)' `," in said[0]
     assert "The link asked for last month ``` 'a`b``c' ```," in said[1]
     assert said[2].startswith("The link asked for site ` 'x' `, ` 'x' `, ")
     assert "and 35 more, which this data does not have" in said[2]
