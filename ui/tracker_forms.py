@@ -205,6 +205,11 @@ def forget(prefix: str, fields: Sequence[str]) -> None:
 
 
 def _save(prefix: str, fields: Sequence[str], action, done) -> None:
+    from ui.access import signed_in
+
+    # A callback runs before the page has set its user for this run: without this, the
+    # domain's permission checks and the recorded author would be the local operator's.
+    signed_in()
     state = st.session_state.get(_EDITS, {}).get(prefix, {})
     values = {field: st.session_state.get(f"{prefix}:{field}") for field in fields}
     try:
@@ -953,15 +958,21 @@ def algorithm_downloads(url: str, summary_line: str) -> None:
     if not access.can("export"):
         return
 
+    # The file is made when the button is pressed, outside this run: with the user of this
+    # run, so that the permission checks and the audit name who exports.
+    signed, name = access.current_user(), user()
+
     def maker(fmt: str):
         def make() -> bytes:
-            headers, rows = tracker.inventory_table(url)
-            return snapshots.export_listing(
-                "clinical-algorithms", "Clinical algorithms that use race: review inventory",
-                [("In words", summary_line),
-                 ("Source", "Vyas, Eisenstein, Jones. N Engl J Med 2020;383:874-882, and "
-                            "this system's own pathways")],
-                headers, rows, fmt, url, actor=user()).data
+            with access.acting_as(signed):
+                headers, rows = tracker.inventory_table(url)
+                return snapshots.export_listing(
+                    "clinical-algorithms",
+                    "Clinical algorithms that use race: review inventory",
+                    [("In words", summary_line),
+                     ("Source", "Vyas, Eisenstein, Jones. N Engl J Med 2020;383:874-882, "
+                                "and this system's own pathways")],
+                    headers, rows, fmt, url, actor=name).data
         return make
 
     columns = st.columns([1, 1, 4])
