@@ -21,10 +21,9 @@ st.markdown(f"**{leader}**")
 forms.current_user()
 
 rows = tracker.algorithms(url)
-item = tracker.item(url, "learn.algorithms")
 st.caption("Reviewed means a decision: replaced by the race-neutral tool, or retained with a "
            "written justification. Launch checklist: "
-           + ("met." if item["done"] else "not met until every tool has a decision.")
+           + ("met." if summary["all_decided"] else "not met until every tool has a decision.")
            + " Remove a tool this system does not use; add the pathways it does.")
 forms.algorithm_inventory(rows)
 forms.algorithm_downloads(url, leader)

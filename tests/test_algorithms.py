@@ -176,6 +176,12 @@ def test_the_systems_own_pathways_are_added_after_the_preloaded_tools(database_u
         "Pulse oximetry triage", "Local VTE score"]
     [created] = tracker.history(database_url, "algorithm", "own1")
     assert created["action"] == "created" and created["after"]["where_used"] == "ED triage"
+    # A removed pathway's id is not given again: each id's history is one tool's.
+    tracker.remove_algorithm(database_url, "own2", second["version"], "Ana")
+    third = tracker.add_algorithm(database_url, "Ana", "Local sepsis score")
+    assert third["algorithm_id"] == "own3"
+    assert [c["action"] for c in tracker.history(database_url, "algorithm", "own2")] == [
+        "removed", "created"]
 
 
 # --- permissions ----------------------------------------------------------------------------
@@ -234,7 +240,8 @@ def test_the_launch_item_is_met_when_every_tool_has_a_decision(database_url):
     tracker.update_algorithm(database_url, "uticalc", row["version"], "Ana",
                              status="under review", owner="Dr Lee")
     summary = tracker.review_summary(database_url)
-    assert (summary["total"], summary["decided"], summary["open"]) == (8, 3, 5)
+    assert (summary["total"], summary["decided"], summary["open"], summary["all_decided"]
+            ) == (8, 3, 5, False)
     assert tracker.leader_line(summary) == ("3 of 8 race-adjusted tools reviewed; 5 still "
                                             "in use without a decision (1 under review).")
     assert "UTICalc (under review, Dr Lee)" in tracker.item(database_url, ITEM)[
@@ -386,6 +393,8 @@ def test_an_analyst_reads_the_inventory_without_an_edit_form(sqlite_url, roles_f
     assert list(table["Tool"]) == [tool for tool, _, _ in DOMAIN_TOOLS]
     assert set(table["Review status"]) == {"identified"}
     assert "editing it needs the champion role" in texts(app, "info")
+    assert "Launch checklist: not met until every tool has a decision." in texts(app,
+                                                                                 "caption")
     assert not app.expander and not app.button and not app.text_input
     labels = [b.proto.label for b in app.get("download_button")]
     assert labels == ["Inventory (CSV)", "Inventory (XLSX)"]

@@ -131,7 +131,8 @@ def _summary(conn: Connection) -> dict:
         by_status[row.status] = by_status.get(row.status, 0) + 1
     still_open = [row for row in listed if row.status not in DECIDED]
     return {"total": len(listed), "decided": len(listed) - len(still_open),
-            "open": len(still_open), "by_status": by_status,
+            "open": len(still_open), "all_decided": bool(listed) and not still_open,
+            "by_status": by_status,
             "open_tools": [_open_tool(row) for row in still_open]}
 
 
@@ -142,8 +143,9 @@ def _open_tool(row) -> str:
 
 
 def review_summary(database_url: str | None = None) -> dict:
-    """{total, decided, open, by_status: {status: count}, open_tools: ["tool (under review,
-    owner)", ...]}: the inventory counted."""
+    """{total, decided, open, all_decided, by_status: {status: count}, open_tools: ["tool
+    (under review, owner)", ...]}: the inventory counted; `all_decided` is the Launch
+    checklist's rule (every tool decided, and at least one tool)."""
     access.require("see_tracker")
     with records.ready_engine(database_url).connect() as conn:
         return _summary(conn)
@@ -176,7 +178,7 @@ def reviewed(conn: Connection) -> tuple[bool, str]:
     evidence = leader_line(summary)
     if summary["open_tools"]:
         evidence += " Without a decision: " + "; ".join(summary["open_tools"]) + "."
-    return summary["total"] > 0 and summary["open"] == 0, evidence
+    return summary["all_decided"], evidence
 
 
 def inventory_table(database_url: str | None = None) -> tuple[list[str], list[list]]:
@@ -207,7 +209,10 @@ def add_algorithm(database_url: str | None, by: str, tool: str, where_used: str 
     with records.ready_engine(database_url).begin() as conn:
         position = conn.execute(select(func.coalesce(func.max(table.c.position), -1))
                                 ).scalar_one() + 1
-        taken = set(conn.execute(select(table.c.algorithm_id)).scalars())
+        # Never an id that a removed pathway had: its history stays its own.
+        taken = set(conn.execute(select(table.c.algorithm_id)).scalars()) | set(
+            conn.execute(select(schema.changes.c.entity_id).where(
+                schema.changes.c.entity == "algorithm")).scalars())
         number = sum(1 for key in taken if key.startswith("own")) + 1
         while f"own{number}" in taken:
             number += 1
