@@ -12,6 +12,7 @@
         [--from YYYY-MM] [--to YYYY-MM] --format pptx|pdf|png|svg|csv|xlsx --out PATH
     python manage.py pack NAME|PACK.json [--format pptx|pdf] --out PATH
     python manage.py progress [--format json]
+    python manage.py algorithms [--format csv|json]
     python manage.py validate [--format json] [--config CHECKS.json]
     python manage.py completeness --by site|period|payer [--format csv|json]
 
@@ -179,6 +180,32 @@ def _progress(args) -> int:
     return EXIT_OK
 
 
+def _algorithms(args) -> int:
+    import pandas as pd
+
+    import tracker
+    from snapshots.tables import neutralise
+    from tracker.records import plain
+
+    if args.format == "json":
+        listed = [{name: plain(value) for name, value in row.items()}
+                  for row in tracker.algorithms(args.database_url)]
+        print(json.dumps({"summary": tracker.review_summary(args.database_url),
+                          "algorithms": listed}, indent=2))
+    elif args.format == "csv":
+        headers, rows = tracker.inventory_table(args.database_url)
+        # A spreadsheet must not run a typed owner or note as a formula.
+        sys.stdout.write(pd.DataFrame(rows, columns=headers).map(neutralise)
+                         .to_csv(index=False))
+    else:
+        print(tracker.leader_line(tracker.review_summary(args.database_url)))
+        for row in tracker.algorithms(args.database_url):
+            decided = f" — {row['owner']}, {row['decision_date']}" if row["decided"] else ""
+            print(f"  [{'x' if row['decided'] else ' '}] {row['tool']}: {row['status']}"
+                  f"{decided}")
+    return EXIT_OK
+
+
 def _status(args) -> int:
     from store import status
 
@@ -234,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     progress = commands.add_parser("progress", help="progress through the five phases")
     progress.add_argument("--format", choices=("text", "json"), default="text")
     progress.set_defaults(run=_progress)
+
+    inventory = commands.add_parser(
+        "algorithms", help="the inventory of race-based clinical algorithms and their review")
+    inventory.add_argument("--format", choices=("text", "csv", "json"), default="text")
+    inventory.set_defaults(run=_algorithms)
 
     snap = commands.add_parser(
         "snapshot", help="export one view: chart (png, svg), table (csv, xlsx), one-page pdf "

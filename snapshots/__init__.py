@@ -91,6 +91,28 @@ def export_bytes(view: View, fmt: str, database_url: str | None = None,
     return Export(filename, MIME_TYPES[fmt], data)
 
 
+def export_listing(name: str, title: str, items: Sequence[tuple[str, str]],
+                   headers: Sequence[str], rows: Sequence[Sequence], fmt: str,
+                   database_url: str | None = None, actor: str | None = None) -> Export:
+    """A listing that is not a view of the data (the clinical-algorithm inventory) as CSV or
+    XLSX, its text cells neutralised like every export's; audited as an `export` row."""
+    from datetime import UTC, datetime
+
+    from snapshots import tables
+
+    access.require("export")
+    makers = {"csv": tables.listing_to_csv, "xlsx": tables.listing_to_xlsx}
+    if fmt not in makers:
+        raise ValueError(f"a listing is exported as csv or xlsx, not {fmt!r}")
+    data = makers[fmt](title, [tuple(item) for item in items], list(headers),
+                       [list(row) for row in rows])
+    filename = safe_filename(name, datetime.now(UTC).strftime("%Y%m%d-%H%M"), ext=fmt)
+    record_audit("export", actor or default_actor(), {
+        "listing": name, "format": fmt, "file": filename, "rows": len(rows),
+        "bytes": len(data)}, database_url)
+    return Export(filename, MIME_TYPES[fmt], data)
+
+
 def write(export_file: Export, out: str | Path) -> Path:
     """Write an export under `out`: into it when it is a folder (or ends with a slash), else
     as that file, its name reduced to safe characters and given the right extension. The
@@ -160,7 +182,8 @@ __all__ = [
     "FORMATS", "KINDS", "PACK_FORMATS", "Context", "Export", "ImageServerError", "Pack",
     "Rendered",
     "UnsafeExport", "View", "audit_entries", "build_pack", "check_safe", "ensure_tables",
-    "export", "export_bytes", "freeze", "leaders_pack", "list_packs", "load_pack",
+    "export", "export_bytes", "export_listing", "freeze", "leaders_pack", "list_packs",
+    "load_pack",
     "neutralise", "pack", "read_pack", "render", "safe_filename", "save_pack",
     "since_last_time", "snapshot", "snapshot_list", "write",
 ]

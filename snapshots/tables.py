@@ -445,3 +445,42 @@ def _widths(sheet, table: ExportTable) -> None:
     if sheet.column_dimensions["A"].width < 22:
         sheet.column_dimensions["A"].width = 22
 
+
+
+# --- a listing: any table of text, with a title and context rows ---------------------------
+
+def listing_to_csv(title: str, items: list[tuple[str, str]], headers: list[str],
+                   rows: list[list]) -> bytes:
+    """A listing that is not a view of the data (e.g. the clinical-algorithm inventory) as
+    CSV, with the same cell rules as a view's table: the title and `label,value` context
+    rows, a blank row, the table."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    for row in [[PRODUCER + " export"], ["Title", title], *items, [], headers, *rows]:
+        writer.writerow([_csv_cell(value) for value in row])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def listing_to_xlsx(title: str, items: list[tuple[str, str]], headers: list[str],
+                    rows: list[list]) -> bytes:
+    """The same listing as an Excel workbook (one sheet, "Table"), laid out as a view's."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+
+    table = ExportTable(list(headers), [list(row) for row in rows], ["text"] * len(headers))
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Table"
+    sheet.append([_xlsx_cell(title)])
+    sheet["A1"].font = Font(bold=True, size=14)
+    for row in items:
+        _append(sheet, list(row))
+        sheet.cell(sheet.max_row, 1).font = Font(bold=True)
+    sheet.append([])
+    _write_table(sheet, table, Font(bold=True), PatternFill("solid", fgColor="DDE6F0"))
+    _widths(sheet, table)
+    workbook.properties.title = _plain(title)[:250]
+    workbook.properties.creator = PRODUCER
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -32,7 +32,8 @@ default_role = ""
 EMAIL = {"viewer": "vera.viewer@example.org", "analyst": "ana.analyst@example.org",
          "champion": "chris.champion@example.org", "admin": "ada.admin@example.org"}
 READER = {"overview", "explorer", "methods"}
-ANALYST = READER | {"quality", "loaded", "pack", "commit", "learn", "vision", "launch"}
+ANALYST = READER | {"quality", "loaded", "pack", "commit", "learn", "vision", "launch",
+                    "algorithms"}
 # Written out, not derived from the code under test: which pages each role may open.
 MAY_OPEN = {"viewer": READER, "analyst": ANALYST, "champion": ANALYST,
             "admin": ANALYST | {"admin"}}
@@ -144,7 +145,7 @@ def test_each_role_opens_exactly_its_pages(role, sample_copy, roles_file, monkey
 
 PAGE_NEEDS = {"quality": "data_quality", "loaded": "data_quality", "pack": "export",
               "commit": "see_tracker", "learn": "see_tracker", "vision": "see_tracker",
-              "launch": "see_tracker", "admin": "configure"}
+              "launch": "see_tracker", "algorithms": "see_tracker", "admin": "configure"}
 
 
 def test_without_sign_in_nothing_is_shown_but_the_sign_in_button(sample_copy, roles_file,

@@ -231,7 +231,7 @@ def test_learn_logs_a_session_and_shows_resources_and_glossary(sqlite_url, monke
         "Levels of racism", "Grand rounds", 42)
     log = app.dataframe[0].value
     assert list(log["Topic"]) == ["Levels of racism"]
-    assert "Learn: 20 %" in progress_text(app)
+    assert "Learn: 25 %" in progress_text(app)  # 1 of 4 (the algorithms item is in Launch)
     markdown = texts(app, "markdown")
     assert "Jones CP. Levels of racism" in markdown
     assert "**Health equity**" in markdown and "**PDSA cycle**" in markdown
@@ -306,7 +306,7 @@ def test_launch_shows_status_and_a_run_chart_with_the_goal_and_the_start(writabl
     app = page_on(writable_sample, monkeypatch, "launch")
     status = next(m for m in app.metric if m.label == "Status")
     assert status.value in tracker.GOAL_STATUSES
-    assert "Launch: 25 %" in progress_text(app)  # the intervention item is decided
+    assert "Launch: 20 %" in progress_text(app)  # 1 of 5: the intervention item is decided
     run = figure(app, 0)
     names = {trace.get("name") for trace in run["data"]}
     assert goal["group_name"] in names and f"{goal['reference_group']} (reference)" in names

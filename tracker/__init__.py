@@ -12,6 +12,9 @@ self-assessment questions from tracker/seed/*.json.
     learning_log, log_learning, resources(), glossary()
     baseline(...), check_smart(goal), create_goal(...), charter_goal(...), charter_html(goal)
     interventions, add_intervention, add_pdsa, goal_status(goal, url)
+    algorithms(url), add_algorithm, update_algorithm, remove_algorithm,
+    review_summary(url), leader_line(summary), inventory_table(url)
+                                                     the race-based clinical algorithms
     history(url)                                     the audit trail (tracker_changes)
 
 Every update names the version it read and raises `Conflict` ("changed by X at T —
@@ -19,6 +22,17 @@ reload") when someone else changed the row since; every change is written to the
 table in the same transaction.
 """
 from tracker import schema
+from tracker.algorithms import STATUSES as REVIEW_STATUSES
+from tracker.algorithms import (
+    add_algorithm,
+    algorithm,
+    algorithms,
+    inventory_table,
+    leader_line,
+    remove_algorithm,
+    review_summary,
+    update_algorithm,
+)
 from tracker.checklist import (
     STATUSES,
     add_item,
@@ -100,17 +114,19 @@ def ensure_tables(database_url: str | None = None) -> None:
 
 
 __all__ = [
-    "FORMATS", "GOAL_STATUSES", "KNOWN_ANSWERS", "PHASES", "STATUSES", "Conflict", "Invalid",
-    "NotFound", "add_champion", "add_intervention", "add_item", "add_pdsa", "answer_question",
+    "FORMATS", "GOAL_STATUSES", "KNOWN_ANSWERS", "PHASES", "REVIEW_STATUSES", "STATUSES",
+    "Conflict", "Invalid", "NotFound", "add_algorithm", "add_champion", "add_intervention",
+    "add_item", "add_pdsa", "algorithm", "algorithms", "answer_question",
     "archive_item", "baseline", "baseline_from_table", "champions", "charter_goal",
     "charter_html", "charter_markdown", "check_smart", "checklist", "commitment",
     "create_goal", "crosswalk", "display_scale", "ensure_tables", "facts",
     "framework_scores", "frameworks",
-    "glossary", "goal", "goal_status", "goals", "history", "interventions", "is_smart", "item",
-    "judge", "learning_log", "log_learning", "pdsa_cycles", "phase_progress",
-    "plausible_limit", "progress_report", "progress_text", "race_ethnicity_recorded",
-    "remove_champion", "remove_learning", "resources", "save_commitment", "schema",
+    "glossary", "goal", "goal_status", "goals", "history", "interventions",
+    "inventory_table", "is_smart", "item", "judge", "leader_line", "learning_log",
+    "log_learning", "pdsa_cycles", "phase_progress", "plausible_limit", "progress_report",
+    "progress_text", "race_ethnicity_recorded", "remove_algorithm", "remove_champion",
+    "remove_learning", "resources", "review_summary", "save_commitment", "schema",
     "self_assessment", "show_rate", "sign_commitment", "start_period", "suggested_title",
-    "update_champion", "update_goal", "update_intervention", "update_item", "update_learning",
-    "update_pdsa",
+    "update_algorithm", "update_champion", "update_goal", "update_intervention",
+    "update_item", "update_learning", "update_pdsa",
 ]

@@ -25,7 +25,8 @@ EDITABLE = ("owner", "due_date", "status", "evidence", "title", "why")
 def _items(database_url: str | None) -> list[dict]:
     return records.rows(database_url, select(schema.items)
                         .where(schema.items.c.archived.is_(False))
-                        .order_by(schema.items.c.phase, schema.items.c.position))
+                        .order_by(schema.items.c.phase, schema.items.c.position,
+                                  schema.items.c.source.desc()))  # a seed item first
 
 
 def checklist(database_url: str | None = None, today: date | None = None) -> list[dict]:
@@ -45,7 +46,10 @@ def checklist(database_url: str | None = None, today: date | None = None) -> lis
             met, evidence = decided.get(item["rule"], (False, "rule not known"))
             item["rule_met"], item["rule_evidence"] = met, evidence
             item["done"] = met
-            item["status"] = "done" if met else item["recorded_status"]
+            # "done" recorded by hand before a release gave the item its rule is not done.
+            recorded = item["recorded_status"]
+            item["status"] = "done" if met else (
+                "in progress" if recorded == "done" else recorded)
         else:
             item["rule_met"], item["rule_evidence"] = None, ""
             item["done"] = item["status"] == "done"

@@ -14,6 +14,7 @@ from store.engine import ensure_schema
 from store.schema import measures, patients, results
 from store.vocabulary import NOT_KNOWN_GROUPS
 from tracker import records, schema
+from tracker.algorithms import reviewed
 from tracker.seed import phase_names
 
 COMPLETENESS_TARGET = 0.95
@@ -101,6 +102,7 @@ def facts(database_url: str | None = None, today: date | None = None) -> dict[st
         chartered = conn.execute(select(func.count()).select_from(schema.goals).where(
             schema.goals.c.status == "chartered")).scalar_one()
         running = _running_intervention(conn, today)
+        algorithms_reviewed = reviewed(conn)
 
     return {
         "data_loaded": (measured > 0, f"{measured} measure(s) with counted cases loaded."),
@@ -117,6 +119,7 @@ def facts(database_url: str | None = None, today: date | None = None) -> dict[st
         "learning_logged": (sessions > 0, f"{sessions} learning session(s) logged."),
         "goal_chartered": (chartered > 0, f"{chartered} SMART goal(s) chartered."),
         "intervention_running": running,
+        "algorithms_reviewed": algorithms_reviewed,
     }
 
 

@@ -169,6 +169,27 @@ pdsa_cycles = Table(
 )
 Index("ix_tracker_pdsa_intervention", pdsa_cycles.c.intervention_id)
 
+# The inventory of race-based clinical algorithms (issue #10): the tools of
+# tracker/seed/algorithms.json, loaded once (source "seed"), and the system's own pathways
+# (source "custom"). The review rules (tracker.algorithms) decide what a status needs.
+algorithm_reviews = Table(
+    "algorithm_reviews",
+    metadata,
+    Column("algorithm_id", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("tool", Text, nullable=False),
+    Column("where_used", Text, nullable=False, default=""),
+    Column("race_term", Text, nullable=False, default=""),
+    Column("replacement", Text, nullable=False, default=""),
+    Column("status", String(32), nullable=False, default="identified"),
+    Column("owner", Text, nullable=False, default=""),
+    Column("decision_date", Date),
+    Column("justification", Text, nullable=False, default=""),
+    Column("evidence", Text, nullable=False, default=""),
+    Column("source", String(8), nullable=False),  # seed | custom
+    *_versioned(),
+)
+
 # The audit trail: who changed what, when, with the values before and after (JSON).
 changes = Table(
     "tracker_changes",
@@ -176,7 +197,7 @@ changes = Table(
     Column("change_id", Integer, primary_key=True, autoincrement=True),
     Column("changed_at", DateTime(timezone=True), nullable=False),
     Column("changed_by", Text, nullable=False),
-    Column("entity", String(32), nullable=False),  # item, question, champion, goal, ...
+    Column("entity", String(32), nullable=False),  # item, question, champion, goal, algorithm, ...
     Column("entity_id", String(64), nullable=False),
     Column("action", String(16), nullable=False),  # created | updated | removed | ...
     Column("before", Text),  # JSON object of the changed fields, or null when created
@@ -185,4 +206,4 @@ changes = Table(
 Index("ix_tracker_changes_entity", changes.c.entity, changes.c.entity_id)
 
 TABLES = (items, questions, champions, commitments, learning, goals, interventions,
-          pdsa_cycles, changes)
+          pdsa_cycles, algorithm_reviews, changes)

@@ -16,6 +16,7 @@ COMMIT = st.Page("pages/commit.py", title="Commit: where we stand", url_path="co
 LEARN = st.Page("pages/learn.py", title="Learn: log and resources", url_path="learn")
 VISION = st.Page("pages/vision.py", title="Vision: SMART goals", url_path="vision")
 LAUNCH = st.Page("pages/launch.py", title="Launch: interventions", url_path="launch")
+ALGORITHMS = st.Page("pages/algorithms.py", title="Clinical algorithms", url_path="algorithms")
 
 # Sections follow the toolkit's steps; a phase appears once it has a page. Each url_path is
 # its file's name: until st.navigation has run once, Streamlit resolves a first URL against
@@ -26,14 +27,14 @@ PAGES = {
     "Learn": [LEARN],
     "Data": [EXPLORER, QUALITY, LOADED],
     "Vision": [VISION],
-    "Launch": [LAUNCH],
+    "Launch": [LAUNCH, ALGORITHMS],
     "About": [METHODS, ADMIN],
 }
 # What each page needs (store.access); every page checks it again, for deep links.
 NEEDS = [(OVERVIEW, "view"), (EXPLORER, "view"), (METHODS, "view"), (QUALITY, "data_quality"),
          (LOADED, "data_quality"), (PACK, "export"), (COMMIT, "see_tracker"),
          (LEARN, "see_tracker"), (VISION, "see_tracker"), (LAUNCH, "see_tracker"),
-         (ADMIN, "configure")]
+         (ALGORITHMS, "see_tracker"), (ADMIN, "configure")]
 
 
 def needs(page) -> str:
@@ -48,7 +49,8 @@ def pages_for(user) -> dict:
                for section, pages in PAGES.items()}
     return {section: pages for section, pages in allowed.items() if pages}
 _PHASE_OF_PAGE = {"explorer": "Data", "quality": "Data", "loaded": "Data", "commit": "Commit",
-                  "learn": "Learn", "vision": "Vision", "launch": "Launch"}
+                  "learn": "Learn", "vision": "Vision", "launch": "Launch",
+                  "algorithms": "Launch"}
 
 
 def phase_of(page) -> str | None:

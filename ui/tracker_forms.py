@@ -205,6 +205,11 @@ def forget(prefix: str, fields: Sequence[str]) -> None:
 
 
 def _save(prefix: str, fields: Sequence[str], action, done) -> None:
+    from ui.access import signed_in
+
+    # A callback runs before the page has set its user for this run: without this, the
+    # domain's permission checks and the recorded author would be the local operator's.
+    signed_in()
     state = st.session_state.get(_EDITS, {}).get(prefix, {})
     values = {field: st.session_state.get(f"{prefix}:{field}") for field in fields}
     try:
@@ -925,3 +930,115 @@ def launch_goal(url: str, version, goal: Mapping) -> None:
         meeting_panel(View.for_goal(goal, listed), key=f"export_goal_{goal['goal_id']}",
                       version=version, heading="Take this goal's run chart to a meeting")
     interventions_of(url, goal, listed)
+
+
+# --- Clinical algorithms (Launch) ----------------------------------------------------------
+REVIEW_MARK = {"identified": "○", "under review": "◐", "replaced": "✓",
+               "retained with justification": "✓"}
+
+
+def algorithm_inventory(rows: Sequence[Mapping]) -> None:
+    """The inventory as a table, one row per tool, in the words of `tracker.algorithms`."""
+    from tracker.algorithms import COLUMNS, SOURCES
+
+    st.dataframe([{label: (SOURCES.get(row[name], row[name]) if name == "source"
+                           else row[name]) for name, label in COLUMNS} for row in rows],
+                 hide_index=True, width="stretch", column_config={
+                     "Decision date": st.column_config.DateColumn(format="YYYY-MM-DD"),
+                     "Review status": st.column_config.TextColumn(
+                         help="Reviewed means decided: replaced, or retained with "
+                              "justification.")})
+
+
+def algorithm_downloads(url: str, summary_line: str) -> None:
+    """The inventory as CSV and XLSX, made when a button is pressed (`export_listing`:
+    text cells neutralised, audited). Not shown to a role that cannot export."""
+    import snapshots
+
+    if not access.can("export"):
+        return
+
+    # The file is made when the button is pressed, outside this run: with the user of this
+    # run, so that the permission checks and the audit name who exports.
+    signed, name = access.current_user(), user()
+
+    def maker(fmt: str):
+        def make() -> bytes:
+            with access.acting_as(signed):
+                headers, rows = tracker.inventory_table(url)
+                return snapshots.export_listing(
+                    "clinical-algorithms",
+                    "Clinical algorithms that use race: review inventory",
+                    [("In words", summary_line),
+                     ("Source", "Vyas, Eisenstein, Jones. N Engl J Med 2020;383:874-882, "
+                                "and this system's own pathways")],
+                    headers, rows, fmt, url, actor=name).data
+        return make
+
+    columns = st.columns([1, 1, 4])
+    for column, fmt in zip(columns, ("csv", "xlsx")):
+        column.download_button(f"Inventory ({fmt.upper()})", data=maker(fmt),
+                               file_name=f"clinical-algorithms.{fmt}",
+                               mime=snapshots.MIME_TYPES[fmt], key=f"algorithms_{fmt}",
+                               on_click="ignore")
+
+
+def algorithm_editors(url: str, rows: Sequence[Mapping]) -> None:
+    """One editor per tool, then a form for one of the system's own pathways."""
+    for row in rows:
+        mark = REVIEW_MARK.get(row["status"], "○")
+        with st.expander(f"{mark} {row['tool']} — {row['status']}"):
+            _algorithm_fields(url, row)
+    with st.expander("+ Add one of this system's pathways or tools"):
+        _algorithm_fields(url, None)
+
+
+def _algorithm_fields(url: str, row: Mapping | None) -> None:
+    stored = {name: (row or {}).get(name) or "" for name in
+              ("tool", "where_used", "race_term", "replacement", "owner", "justification",
+               "evidence")}
+    stored["status"] = (row or {}).get("status") or tracker.REVIEW_STATUSES[0]
+    stored["decision_date"] = (row or {}).get("decision_date")
+    prefix = f"algorithm:{row['algorithm_id']}" if row else "algorithm:new"
+    edit = Edit(prefix, stored, row and row["version"], row and row["changed_by"],
+                row and row["changed_at"])
+    top = st.columns([2, 3])
+    top[0].text_input("Tool", **edit.bind("tool"))
+    top[1].text_input("Where it is used (pathways, order sets, services)",
+                      **edit.bind("where_used"))
+    middle = st.columns(2)
+    middle[0].text_input("Race term", **edit.bind("race_term"))
+    middle[1].text_input("Race-neutral replacement", **edit.bind("replacement"))
+    bottom = st.columns([2, 2, 1])
+    bottom[0].selectbox("Review status", tracker.REVIEW_STATUSES,
+                        **edit.pick("status", tracker.REVIEW_STATUSES),
+                        help="Replaced and retained with justification are decisions: they "
+                             "need an owner and a decision date.")
+    bottom[1].text_input("Owner", **edit.bind("owner"))
+    bottom[2].date_input("Decision date", **edit.bind("decision_date"), format="YYYY-MM-DD",
+                         max_value=date.today(), min_value=date(1990, 1, 1))
+    st.text_area("Justification (needed to retain the race term)",
+                 **edit.bind("justification"), height=70)
+    st.text_area("Evidence (references, links, committee minutes)", **edit.bind("evidence"),
+                 height=70)
+    edit.conflict_notice()
+    if row is None:
+        edit.save_button("Add to the inventory", lambda values, _v: tracker.add_algorithm(
+            url, user(), **values), lambda added: f"Added {added['tool']} to the inventory.",
+            name="add", kind="primary")
+    else:
+        algorithm_id = row["algorithm_id"]
+        buttons = st.columns([1, 2, 3])
+        with buttons[0]:
+            edit.save_button("Save", lambda values, version: tracker.update_algorithm(
+                url, algorithm_id, version, user(), **values), "Saved.", kind="primary")
+        with buttons[1]:
+            edit.save_button("Remove (not used here)",
+                             lambda _values, version: tracker.remove_algorithm(
+                                 url, algorithm_id, version, user()),
+                             "Removed from the inventory (kept in the history).",
+                             name="remove")
+    show_messages(prefix)
+    line = changed_line(row or {})
+    if line:
+        st.caption(line)
