@@ -8,6 +8,7 @@ import tracker
 OVERVIEW = st.Page("pages/overview.py", title="Overview", default=True, url_path="overview")
 EXPLORER = st.Page("pages/explorer.py", title="Disparity explorer", url_path="explorer")
 LOADED = st.Page("pages/loaded.py", title="What is loaded", url_path="loaded")
+EGFR = st.Page("pages/egfr.py", title="eGFR impact", url_path="egfr")
 QUALITY = st.Page("pages/quality.py", title="Data quality", url_path="quality")
 PACK = st.Page("pages/pack.py", title="Meeting pack", url_path="pack")
 METHODS = st.Page("pages/methods.py", title="Methods", url_path="methods")
@@ -24,7 +25,7 @@ PAGES = {
     "Overview": [OVERVIEW, PACK],
     "Commit": [COMMIT],
     "Learn": [LEARN],
-    "Data": [EXPLORER, QUALITY, LOADED],
+    "Data": [EXPLORER, QUALITY, EGFR, LOADED],
     "Vision": [VISION],
     "Launch": [LAUNCH],
     "About": [METHODS, ADMIN],
@@ -33,6 +34,7 @@ PAGES = {
 NEEDS = [(OVERVIEW, "view"), (EXPLORER, "view"), (METHODS, "view"), (QUALITY, "data_quality"),
          (LOADED, "data_quality"), (PACK, "export"), (COMMIT, "see_tracker"),
          (LEARN, "see_tracker"), (VISION, "see_tracker"), (LAUNCH, "see_tracker"),
+         (EGFR, "data_quality"),
          (ADMIN, "configure")]
 
 
@@ -48,7 +50,8 @@ def pages_for(user) -> dict:
                for section, pages in PAGES.items()}
     return {section: pages for section, pages in allowed.items() if pages}
 _PHASE_OF_PAGE = {"explorer": "Data", "quality": "Data", "loaded": "Data", "commit": "Commit",
-                  "learn": "Learn", "vision": "Vision", "launch": "Launch"}
+                  "learn": "Learn", "vision": "Vision", "launch": "Launch",
+                  "egfr": "Data"}
 
 
 def phase_of(page) -> str | None:
