@@ -576,8 +576,8 @@ def _block(rng: np.random.Generator, first: int, n: int, m: _Model,
         table[:, j] = column
     if labs is not None:
         # A child stream: drawing the labs leaves every other file's draws as they were.
-        labs.add(rng.spawn(1)[0], ids, age, sex == female, race == black, diabetes,
-                 hypertension, first_seen, m.months)
+        labs.add(rng.spawn(1)[0], ids, age, birth_year, sex == female, race == black,
+                 diabetes, hypertension, first_seen, m.months)
     return b"".join(table.ravel().tolist()), results_text, len(order)
 
 
@@ -613,6 +613,7 @@ class _Labs:
     mg_tokens: np.ndarray  # (test spelling, hundredths - 20): "creatinine,1.23,mg/dL\n"
     micromol_tokens: np.ndarray  # (test spelling, µmol/L - low)
     micromol_low: int
+    month_year: np.ndarray  # calendar year of each month index
     pending: list
 
     @classmethod
@@ -626,10 +627,11 @@ class _Labs:
               for test in ("creatinine", "2160-0")]
         umol = [[f"{test},{v},umol/L\n" for v in micromol] for test in ("creatinine", "14682-9")]
         return cls(days.reshape(months, 28), _tokens(sum(mg, [])).reshape(2, -1),
-                   _tokens(sum(umol, [])).reshape(2, -1), micromol.start, [])
+                   _tokens(sum(umol, [])).reshape(2, -1), micromol.start,
+                   np.array([int(p[:4]) for p in window]), [])
 
-    def add(self, rng, ids, age, is_female, is_black, diabetes, hypertension, first_seen,
-            months) -> None:
+    def add(self, rng, ids, age, birth_year, is_female, is_black, diabetes, hypertension,
+            first_seen, months) -> None:
         n = len(ids)
         adult = age >= 18
         at_risk = diabetes | hypertension
@@ -657,6 +659,10 @@ class _Labs:
         day = rng.integers(0, 28, k)
         value = usual[who] * np.exp(LAB_WITHIN_PERSON_LOG_SD * rng.standard_normal(k))
         value = np.clip(value, *LAB_MG_DL_RANGE)
+        # Adults at the test, as the equations need (age counted as for the measures).
+        grown = self.month_year[month] - birth_year[who] >= 18
+        who, month, day, value = who[grown], month[grown], day[grown], value[grown]
+        k = len(who)
         micromol = rng.random(k) < LAB_MICROMOL_SHARE
         loinc = (rng.random(k) < LAB_LOINC_SHARE).astype(int)
         low = round(LAB_MG_DL_RANGE[0] * 100)
