@@ -52,26 +52,31 @@ show_chart(charts_egfr.reclassification_chart(shown, moves), key="egfr_chart")
 
 HEADERS = {
     by: stratifier_label(by),
-    "results": "Patients with a creatinine",
+    "results": "Patients",
     "not_estimable": "Not estimable",
-    "higher_stage_2021": "More advanced stage",
-    "lower_stage_2021": "Less advanced stage",
-    "below_60_2021": "Newly below 60",
-    "above_60_2021": "No longer below 60",
-    "below_30_2021": "Newly below 30",
-    "above_30_2021": "No longer below 30",
-    "reached_20": "Newly at 20 or less",
+    "higher_stage_2021": "Stage more advanced",
+    "lower_stage_2021": "Stage less advanced",
+    "below_60_2021": "Newly < 60",
+    "above_60_2021": "No longer < 60",
+    "below_30_2021": "Newly < 30",
+    "above_30_2021": "No longer < 30",
+    "reached_20": "Newly ≤ 20",
 }
 table = shown[list(HEADERS)].rename(columns=HEADERS)
 on_screen = table.copy()
 for column in list(HEADERS.values())[1:]:
     on_screen[column] = table[column].map(lambda v: format_count(v, missing="suppressed"))
 st.subheader(f"Reclassification by {stratifier_label(by).lower()}")
-st.dataframe(on_screen, hide_index=True, column_config={
+st.dataframe(on_screen, hide_index=True, height=35 * (len(on_screen) + 1) + 3, column_config={
+    "Patients": st.column_config.TextColumn(
+        help="Patients with a creatinine result in these months (their most recent counts)."),
     "Not estimable": st.column_config.TextColumn(
         help="Sex recorded as neither female nor male, or under 18 at the test: both "
              "equations need a sex and apply to adults only."),
-    "Newly at 20 or less": st.column_config.TextColumn(
+    "Newly < 60": st.column_config.TextColumn(
+        help="eGFR at or above 60 with the 2009 equation, below 60 (chronic kidney disease) "
+             "with 2021. 'No longer' is the reverse; the same for 30 (nephrology referral)."),
+    "Newly ≤ 20": st.column_config.TextColumn(
         help="2021 eGFR at or below 20 while 2009 was above it: kidney transplant waiting "
              "time would start (OPTN)."),
 })
