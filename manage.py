@@ -2,7 +2,7 @@
 
     python manage.py init                      create the schema (idempotent)
     python manage.py import PATIENTS.csv RESULTS.csv [--measures M.csv] [--value-map MAP.csv]
-                                                    [--config CHECKS.json]
+                                                    [--labs LABS.csv] [--config CHECKS.json]
     python manage.py sample [--patients N] [--seed S]
     python manage.py status
     python manage.py metrics --measure ID --by COLUMN [--by COLUMN2]
@@ -49,14 +49,14 @@ def _init(args) -> int:
 def _import(args) -> int:
     from store import import_extract
 
-    for path in (args.patients, args.results, args.measures, args.value_map):
+    for path in (args.patients, args.results, args.measures, args.value_map, args.labs):
         if path is not None and not Path(path).is_file():
             print(f"Import refused: {path}: no such file; the database was not changed.",
                   file=sys.stderr)
             return EXIT_REFUSED
     summary = import_extract(args.patients, args.results, measures_csv=args.measures,
                              value_map_csv=args.value_map, database_url=args.database_url,
-                             gate=_gate(args))
+                             gate=_gate(args), labs_csv=args.labs)
     _print_summary(summary)
     _check_after_import(args, summary)
     return EXIT_OK
@@ -217,7 +217,9 @@ def _print_summary(summary) -> None:
     for warning in summary.warnings:
         print(f"Note: {warning}", file=sys.stderr)
     print(f"Imported {summary.patients:,} patients, {summary.results:,} results and "
-          f"{summary.measures} measures in {summary.seconds:.1f} s (batch {summary.batch_id}).")
+          f"{summary.measures} measures"
+          + (f", {summary.labs:,} creatinine results" if summary.labs else "")
+          + f" in {summary.seconds:.1f} s (batch {summary.batch_id}).")
     if summary.steps:
         print("Steps: " + "; ".join(f"{step} {seconds:.1f} s"
                                     for step, seconds in summary.steps.items()))
@@ -238,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="measure catalog extending the shipped one")
     load.add_argument("--value-map", metavar="MAP.csv",
                       help="column,local_value,standard_value: translate local codes")
+    load.add_argument("--labs", metavar="LABS.csv",
+                      help="patient_id,date,test,value,unit: creatinine results for the eGFR "
+                           "impact analysis (docs/data-contract.md)")
     load.add_argument("--config", metavar="CHECKS.json",
                       help="data-quality thresholds and the critical checks that block an "
                            "import (see docs/data-quality.md)")

@@ -17,9 +17,14 @@ Race-Neutral eGFR Calculations", approved June 2022; waiting-time modifications 
 candidates affected by race-inclusive eGFR, policy 3.7.D, in effect 5 January 2023). GFR
 categories follow KDIGO 2012 (Kidney Int Suppl 2013;3:1-150).
 
+`reclassification_table` gives the same counts from the creatinine results imported with
+labs.csv, aggregated in SQL (each patient's most recent result in the months chosen), and
+`shown_reclassification` applies small-cell suppression to them for display and export.
+
 Methods: docs/methods.md, "eGFR: the race-free equation and its reclassification".
 
-Pure numpy and pandas: no database, no streamlit.
+The equations are pure numpy and pandas: the database and the suppression rules are imported
+only by the functions that read the database, so that the importer can load this module.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ import pandas as pd
 __all__ = [
     "CKD_THRESHOLD", "NEPHROLOGY_REFERRAL", "TRANSPLANT_WAITLIST", "STAGES",
     "ckd_epi_2009", "ckd_epi_2021", "ckd_stage", "creatinine_mg_dl", "reclassification",
+    "reclassification_table", "shown_reclassification",
 ]
 
 CKD_THRESHOLD = 60  # eGFR < 60 for > 3 months is CKD even with no other sign (KDIGO 2012)
@@ -47,12 +53,17 @@ _BY_BOUND = ("G5", "G4", "G3b", "G3a", "G2", "G1")
 # The data contract's label for an empty demographic (store.vocabulary.MISSING), written out
 # so that this module does not pull in the database package.
 MISSING = "Missing"
+# The race whose 2009 estimate carries the coefficient (store.vocabulary.RACES); a laboratory
+# applied it when this race was recorded, so any other race, or none, gets the non-Black one.
+BLACK = "Black or African American"
 ADULT_AGE = 18
 
 RECLASSIFICATION_COLUMNS = (
     "results", "estimated", "stage_changed", "crossed_60", "crossed_30", "reached_20",
-    "lower_stage_2021", "higher_stage_2021",
+    "lower_stage_2021", "higher_stage_2021", "below_60_2021", "below_30_2021",
 )
+# What the reclassification of imported results may be grouped by.
+GROUPINGS = ("race", "ethnicity", "sex")
 
 
 def _numbers(value) -> np.ndarray:
@@ -239,7 +250,9 @@ def reclassification(frame: pd.DataFrame, by: str = "race") -> pd.DataFrame:
     - ``crossed_60`` / ``crossed_30``: one equation below 60 (CKD) / 30 (nephrology referral)
       and the other at or above it, in either direction;
     - ``reached_20``: 2021 eGFR ≤ 20 while 2009 was > 20, newly accruing kidney transplant
-      waiting time.
+      waiting time;
+    - ``below_60_2021`` / ``below_30_2021``: the downward part of ``crossed_60`` /
+      ``crossed_30`` (2009 at or above the threshold, 2021 below it).
 
     An empty or missing `by` value is the group ``Missing``: no row is dropped.
 
@@ -272,9 +285,165 @@ def reclassification(frame: pd.DataFrame, by: str = "race") -> pd.DataFrame:
         "reached_20": (e2021 <= TRANSPLANT_WAITLIST) & (e2009 > TRANSPLANT_WAITLIST),
         "lower_stage_2021": estimated & (rank2021 > rank2009),
         "higher_stage_2021": estimated & (rank2021 < rank2009),
+        "below_60_2021": (e2021 < CKD_THRESHOLD) & (e2009 >= CKD_THRESHOLD),
+        "below_30_2021": (e2021 < NEPHROLOGY_REFERRAL) & (e2009 >= NEPHROLOGY_REFERRAL),
     })
     counts = flags.groupby(groups, sort=False).sum().astype(np.int64)
     order = sorted(counts.index, key=lambda g: (g == MISSING, g.lower(), g))
     counts = counts.loc[order, list(RECLASSIFICATION_COLUMNS)]
     counts.index.name = by
     return counts.reset_index()
+
+
+def _group_order(groups) -> list[str]:
+    return sorted(groups, key=lambda g: (g == MISSING, g.lower(), g))
+
+
+def reclassification_table(by: str = "race", period_from: str | None = None,
+                           period_to: str | None = None,
+                           database_url: str | None = None) -> pd.DataFrame:
+    """`reclassification` of the imported creatinine results, counted in the database.
+
+    One result counts per patient: their most recent creatinine with a date in the months
+    `period_from` to `period_to` (YYYY-MM, both included; None leaves that side open), the
+    later line of labs.csv when two share a date. So ``results`` is a number of patients.
+    `by` is ``race``, ``ethnicity`` or ``sex``; an empty one is the group ``Missing``.
+
+    Same columns and group order as `reclassification`, unsuppressed: pass the table to
+    `shown_reclassification` before showing or exporting it. The eGFR of each result was
+    computed at import (store/importer.py) with the patient's sex, age at the test (year of the
+    test minus birth year) and recorded race; results of patients neither female nor male, or
+    under 18, are counted in ``results`` but not in ``estimated``. Empty when no labs were
+    imported. Needs the "data_quality" permission (analysts and above).
+    """
+    from sqlalchemy import and_, case, func, or_, select
+
+    from store import access
+    from store.engine import get_engine
+    from store.schema import lab_results, patients
+
+    access.require("data_quality")
+    if by not in GROUPINGS:
+        raise ValueError(f"the eGFR reclassification is grouped by one of {', '.join(GROUPINGS)}"
+                         f", not {by!r}")
+    labs = lab_results.c
+    conditions = []
+    if period_from:
+        conditions.append(labs.test_date >= f"{period_from}-01")
+    if period_to:
+        conditions.append(labs.test_date <= f"{period_to}-31")  # text order: any day fits
+    ranked = (
+        select(labs.patient_key, labs.egfr_2009, labs.egfr_2021, labs.stage_2009,
+               labs.stage_2021,
+               func.row_number().over(partition_by=labs.patient_key,
+                                      order_by=(labs.test_date.desc(), labs.lab_key.desc()))
+               .label("recent"))
+        .where(*conditions)
+        .subquery()
+    )
+    e2009, e2021 = ranked.c.egfr_2009, ranked.c.egfr_2021
+    changed = and_(e2009.is_not(None), e2021.is_not(None),
+                   ranked.c.stage_2009 != ranked.c.stage_2021)
+
+    def count(condition):
+        # A comparison with NULL is not true, so an unestimated result never counts.
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    def crossed(threshold):
+        return or_(and_(e2009 < threshold, e2021 >= threshold),
+                   and_(e2009 >= threshold, e2021 < threshold))
+
+    group = func.coalesce(patients.c[by], MISSING)
+    counted = {
+        "results": func.count(),
+        "estimated": count(and_(e2009.is_not(None), e2021.is_not(None))),
+        "stage_changed": count(changed),
+        "crossed_60": count(crossed(CKD_THRESHOLD)),
+        "crossed_30": count(crossed(NEPHROLOGY_REFERRAL)),
+        "reached_20": count(and_(e2021 <= TRANSPLANT_WAITLIST, e2009 > TRANSPLANT_WAITLIST)),
+        "lower_stage_2021": count(and_(changed, e2021 > e2009)),
+        "higher_stage_2021": count(and_(changed, e2021 < e2009)),
+        "below_60_2021": count(and_(e2021 < CKD_THRESHOLD, e2009 >= CKD_THRESHOLD)),
+        "below_30_2021": count(and_(e2021 < NEPHROLOGY_REFERRAL,
+                                    e2009 >= NEPHROLOGY_REFERRAL)),
+    }
+    query = (
+        select(group.label(by), *(value.label(name) for name, value in counted.items()))
+        .select_from(ranked.join(patients, patients.c.patient_key == ranked.c.patient_key))
+        .where(ranked.c.recent == 1)
+        .group_by(group)
+    )
+    with get_engine(database_url).connect() as conn:
+        rows = conn.execute(query).all()
+    table = pd.DataFrame(rows, columns=[by, *counted])
+    table = table.set_index(by).loc[_group_order(table[by])].reset_index()
+    for name in RECLASSIFICATION_COLUMNS:
+        table[name] = table[name].astype(np.int64)
+    table.attrs.update({"by": by, "period_from": period_from, "period_to": period_to})
+    return table
+
+
+#: The counts a page or export shows, besides ``results``; each is a share of ``results``.
+SHOWN_COUNTS = ("not_estimable", "higher_stage_2021", "lower_stage_2021", "below_60_2021",
+                "above_60_2021", "below_30_2021", "above_30_2021", "reached_20")
+TOTAL = "All patients"
+
+
+def shown_reclassification(table: pd.DataFrame) -> pd.DataFrame:
+    """The counts of a reclassification table as they may be shown, with a total row last.
+
+    Columns: the group, ``results`` (patients with a result), then `SHOWN_COUNTS`:
+    ``not_estimable`` (results − estimated), the stage moves, each threshold crossed
+    downwards (``below_*``: 2009 at or above, 2021 below) or upwards (``above_*``: the
+    reverse), and ``reached_20``. Counts are nullable integers; a suppressed cell is missing
+    (pd.NA), and ``suppressed`` says whether any cell of the row is.
+
+    Suppression as everywhere (`metrics.disparity`), each count read as events among the
+    group's patients: a ``results`` from 1 to 10 hides the whole row; a count is hidden when it
+    or the rest of the group's patients is from 1 to 10; then complementary suppression hides
+    the next smallest group of any column with exactly one hidden cell, since the total row
+    would give it back. ``estimated`` is not shown (it is results − not_estimable), and
+    crossings are shown split by direction, never with their sum, so that no row holds a sum
+    of its own cells.
+    """
+    from metrics.disparity import complementary_suppression, primary_suppression
+
+    by = table.columns[0]
+    counts = pd.DataFrame({by: table[by], "results": table["results"]})
+    counts["not_estimable"] = table["results"] - table["estimated"]
+    for name in ("higher_stage_2021", "lower_stage_2021", "below_60_2021", "below_30_2021",
+                 "reached_20"):
+        counts[name] = table[name]
+    counts["above_60_2021"] = table["crossed_60"] - table["below_60_2021"]
+    counts["above_30_2021"] = table["crossed_30"] - table["below_30_2021"]
+
+    def hidden(numerator, already, kind="proportion"):
+        cells = pd.DataFrame({by: counts[by], "numerator": numerator,
+                              "denominator": counts["results"]})
+        return complementary_suppression(cells, [by], primary_suppression(cells, kind) | already)
+
+    masks = {"results": hidden(0, np.zeros(len(counts), dtype=bool), kind="mean")}
+    for name in SHOWN_COUNTS:
+        masks[name] = hidden(counts[name], masks["results"])
+
+    total = counts.drop(columns=by).sum()
+    shown = {by: [*counts[by], TOTAL]}
+    for name in ("results", *SHOWN_COUNTS):
+        values = np.append(counts[name].to_numpy(dtype=np.int64), total[name])
+        total_hidden = _small(total[name]) or (
+            name != "results" and (_small(total["results"])
+                                   or _small(total["results"] - total[name])))
+        mask = np.append(masks[name], total_hidden)
+        column = pd.array(np.where(mask, 0, values), dtype="Int64")
+        column[mask] = pd.NA
+        shown[name] = column
+    result = pd.DataFrame(shown)
+    result["suppressed"] = result.drop(columns=by).isna().any(axis=1)
+    result.attrs.update(table.attrs)
+    return result
+
+
+def _small(count) -> bool:
+    from metrics.disparity import small_cell
+
+    return bool(small_cell(int(count)))

@@ -1,6 +1,6 @@
 """A deterministic, vectorised generator of a synthetic health system's extract.
 
-`generate` writes patients.csv, results.csv and value_map.csv in the data contract
+`generate` writes patients.csv, results.csv, labs.csv and value_map.csv in the data contract
 (docs/data-contract.md). The planted effects and defects come from `sample_data.ground_truth`;
 the population mix and how often people use care are the parameters below. Both are described
 in sample_data/README.md.
@@ -99,6 +99,7 @@ PATIENT_COLUMNS = ("patient_id", "birth_year", "sex", "race", "ethnicity", "pref
                    "interpreter_needed", "payer", "adi_decile")
 RESULT_COLUMNS = ("patient_id", "measure_id", "period", "site", "numerator", "denominator",
                   "value")
+LAB_COLUMNS = ("patient_id", "date", "test", "value", "unit")
 # Feed styles: how a patient's race/ethnicity/language reached the extract.
 CANONICAL, CDC, CDC_LOWER, LOCAL = range(4)
 
@@ -107,8 +108,8 @@ def generate(out_dir, patients: int = 20000, seed: int = 20240601, end_period: s
              months: int = 24, chunk_patients: int = 200000) -> dict:
     """Write the synthetic extract to out_dir; return the paths and row counts.
 
-    Returns {"patients": Path, "results": Path, "value_map": Path,
-    "rows": {"patients": n, "results": n, "value_map": n}, "seconds": s}.
+    Returns {"patients": Path, "results": Path, "labs": Path, "value_map": Path,
+    "rows": {"patients": n, "results": n, "labs": n, "value_map": n}, "seconds": s}.
     """
     started = time.perf_counter()
     for name, number, low in (("patients", patients, 1), ("months", months, 1),
@@ -118,13 +119,17 @@ def generate(out_dir, patients: int = 20000, seed: int = 20240601, end_period: s
     model = _Model.build(end_period, months, patients)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {name: out / f"{name}.csv" for name in ("patients", "results", "value_map")}
-    rows = {"patients": 0, "results": 0, "value_map": 0}
+    paths = {name: out / f"{name}.csv" for name in ("patients", "results", "labs",
+                                                    "value_map")}
+    rows = {"patients": 0, "results": 0, "labs": 0, "value_map": 0}
+    labs = _Labs.build(end_period, months)
 
     # Every token is encoded to UTF-8 once, when the model is built: rows are joined as bytes
     # and written without a text layer, which saves an encoding pass over 10 M rows.
     with open(paths["patients"], "wb") as patient_file, \
-            open(paths["results"], "wb") as result_file:
+            open(paths["results"], "wb") as result_file, \
+            open(paths["labs"], "wb") as lab_file:
+        lab_file.write((",".join(LAB_COLUMNS) + "\n").encode())
         patient_file.write((",".join(PATIENT_COLUMNS) + "\n").encode())
         result_file.write((",".join(RESULT_COLUMNS) + "\n").encode())
         pending_patients: list[bytes] = []
@@ -133,7 +138,7 @@ def generate(out_dir, patients: int = 20000, seed: int = 20240601, end_period: s
         for block, first in enumerate(range(0, patients, BLOCK_PATIENTS)):
             count = min(BLOCK_PATIENTS, patients - first)
             rng = np.random.default_rng([seed, block])
-            patient_text, result_text, result_rows = _block(rng, first, count, model)
+            patient_text, result_text, result_rows = _block(rng, first, count, model, labs)
             pending_patients.append(patient_text)
             pending_results.append(result_text)
             rows["patients"] += count
@@ -143,8 +148,10 @@ def generate(out_dir, patients: int = 20000, seed: int = 20240601, end_period: s
                 patient_file.write(b"".join(pending_patients))
                 result_file.write(b"".join(pending_results))
                 pending_patients, pending_results, held = [], [], 0
+                rows["labs"] += labs.write(lab_file)
         patient_file.write(b"".join(pending_patients))
         result_file.write(b"".join(pending_results))
+        rows["labs"] += labs.write(lab_file)
 
     with open(paths["value_map"], "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
@@ -360,8 +367,10 @@ def _draw(rng, cum: np.ndarray, n: int) -> np.ndarray:
 
 
 # --- one block of patients --------------------------------------------------------------------
-def _block(rng: np.random.Generator, first: int, n: int, m: _Model) -> tuple[bytes, bytes, int]:
-    """Patients first+1 .. first+n: their patients.csv lines, results.csv lines, result count."""
+def _block(rng: np.random.Generator, first: int, n: int, m: _Model,
+           labs: _Labs | None = None) -> tuple[bytes, bytes, int]:
+    """Patients first+1 .. first+n: their patients.csv lines, results.csv lines, result count;
+    their labs.csv lines are handed to `labs`."""
     M = m.months
     race_eth_hispanic = len(gt.RACES)
     english, spanish = gt.LANGUAGES.index("English"), gt.LANGUAGES.index("Spanish")
@@ -565,7 +574,116 @@ def _block(rng: np.random.Generator, first: int, n: int, m: _Model) -> tuple[byt
     table = np.empty((n, len(columns)), dtype=object)
     for j, column in enumerate(columns):
         table[:, j] = column
+    if labs is not None:
+        # A child stream: drawing the labs leaves every other file's draws as they were.
+        labs.add(rng.spawn(1)[0], ids, age, birth_year, sex == female, race == black,
+                 diabetes, hypertension, first_seen, m.months)
     return b"".join(table.ravel().tolist()), results_text, len(order)
+
+
+# --- creatinine results (labs.csv), for the eGFR impact analysis ----------------------------
+# Who has a serum creatinine in the window: KDIGO and ADA advise a yearly eGFR for people with
+# diabetes or hypertension; others are tested now and then, more often when older (synthetic).
+LAB_TESTED_SHARE = {"diabetes or hypertension": 0.85, "65 or older": 0.45, "other adults": 0.20}
+LAB_REPEATS_PER_YEAR = {"diabetes or hypertension": 0.9, "others": 0.25}  # beyond the first
+# Creatinine of people without kidney disease: log-normal, median by sex (synthetic, close to
+# NHANES medians), a little higher on average in Black patients (the very difference the 2009
+# race coefficient was fitted to).
+CREATININE_MEDIAN = {"female": 0.74, "male": 0.96}
+CREATININE_LOG_SD = 0.17
+CREATININE_BLACK_FACTOR = 1.07
+# Chronic kidney disease: share by age, raised by diabetes, hypertension and Black race
+# (ESKD incidence about 3 times that of White patients, USRDS); its creatinine is the healthy
+# one times exp(0.25 + 0.55 |Z|), which gives eGFR below 60, 30 and 20 in realistic shares.
+CKD_SHARE = ((18, 44, 0.02), (45, 64, 0.05), (65, 74, 0.12), (75, 200, 0.22))
+CKD_FACTOR = {"diabetes": 1.8, "hypertension": 1.5, "black": 1.4}
+CKD_BLACK_SHIFT = 0.1  # and more advanced when present (faster progression, USRDS)
+LAB_WITHIN_PERSON_LOG_SD = 0.07  # one person's results from month to month
+# Reporting: a share of results in µmol/L (whole numbers), the rest in mg/dL (two decimals);
+# about half written with their LOINC code instead of the word.
+LAB_MICROMOL_SHARE = 0.25
+LAB_LOINC_SHARE = 0.5
+LAB_MG_DL_RANGE = (0.20, 15.0)
+
+
+@dataclass
+class _Labs:
+    """The labs.csv lines of the blocks made so far, written and cleared with `write`."""
+    period_days: np.ndarray  # token "YYYY-MM-DD," for (month index, day - 1)
+    mg_tokens: np.ndarray  # (test spelling, hundredths - 20): "creatinine,1.23,mg/dL\n"
+    micromol_tokens: np.ndarray  # (test spelling, µmol/L - low)
+    micromol_low: int
+    month_year: np.ndarray  # calendar year of each month index
+    pending: list
+
+    @classmethod
+    def build(cls, end_period: str, months: int) -> _Labs:
+        window = gt.periods(end_period, months)
+        days = _tokens(f"{p}-{d:02d}," for p in window for d in range(1, 29))
+        low, high = LAB_MG_DL_RANGE
+        hundredths = range(round(low * 100), round(high * 100) + 1)
+        micromol = range(round(low * 88.42), round(high * 88.42) + 1)
+        mg = [[f"{test},{h / 100:.2f},mg/dL\n" for h in hundredths]
+              for test in ("creatinine", "2160-0")]
+        umol = [[f"{test},{v},umol/L\n" for v in micromol] for test in ("creatinine", "14682-9")]
+        return cls(days.reshape(months, 28), _tokens(sum(mg, [])).reshape(2, -1),
+                   _tokens(sum(umol, [])).reshape(2, -1), micromol.start,
+                   np.array([int(p[:4]) for p in window]), [])
+
+    def add(self, rng, ids, age, birth_year, is_female, is_black, diabetes, hypertension,
+            first_seen, months) -> None:
+        n = len(ids)
+        adult = age >= 18
+        at_risk = diabetes | hypertension
+        share = np.where(at_risk, LAB_TESTED_SHARE["diabetes or hypertension"],
+                         np.where(age >= 65, LAB_TESTED_SHARE["65 or older"],
+                                  LAB_TESTED_SHARE["other adults"]))
+        tested = adult & (rng.random(n) < share)
+        years = (months - first_seen) / 12
+        repeats = rng.poisson(np.where(at_risk, LAB_REPEATS_PER_YEAR["diabetes or hypertension"],
+                                       LAB_REPEATS_PER_YEAR["others"]) * years)
+        median = np.where(is_female, CREATININE_MEDIAN["female"], CREATININE_MEDIAN["male"])
+        median = median * np.where(is_black, CREATININE_BLACK_FACTOR, 1.0)
+        ckd_share = _by_age(CKD_SHARE, age) * np.where(diabetes, CKD_FACTOR["diabetes"], 1.0) \
+            * np.where(hypertension, CKD_FACTOR["hypertension"], 1.0) \
+            * np.where(is_black, CKD_FACTOR["black"], 1.0)
+        ckd = rng.random(n) < np.minimum(ckd_share, 0.8)
+        severity = np.where(ckd, np.exp(0.25 + np.where(is_black, CKD_BLACK_SHIFT, 0.0)
+                                        + 0.55 * np.abs(rng.standard_normal(n))), 1.0)
+        usual = median * severity * np.exp(CREATININE_LOG_SD * rng.standard_normal(n))
+
+        who = np.repeat(np.flatnonzero(tested), 1 + repeats[tested])
+        k = len(who)
+        span = months - first_seen[who]
+        month = first_seen[who] + (rng.random(k) * span).astype(int)
+        day = rng.integers(0, 28, k)
+        value = usual[who] * np.exp(LAB_WITHIN_PERSON_LOG_SD * rng.standard_normal(k))
+        value = np.clip(value, *LAB_MG_DL_RANGE)
+        # Adults at the test, as the equations need (age counted as for the measures).
+        grown = self.month_year[month] - birth_year[who] >= 18
+        who, month, day, value = who[grown], month[grown], day[grown], value[grown]
+        k = len(who)
+        micromol = rng.random(k) < LAB_MICROMOL_SHARE
+        loinc = (rng.random(k) < LAB_LOINC_SHARE).astype(int)
+        low = round(LAB_MG_DL_RANGE[0] * 100)
+        rest = np.where(
+            micromol,
+            self.micromol_tokens[loinc, np.clip(np.rint(value * 88.42).astype(int)
+                                                - self.micromol_low, 0,
+                                                self.micromol_tokens.shape[1] - 1)],
+            self.mg_tokens[loinc, np.rint(value * 100).astype(int) - low])
+        order = np.lexsort((day, month, who))
+        parts = np.empty(3 * k, dtype=object)
+        parts[0::3] = ids[who[order]]
+        parts[1::3] = self.period_days[month[order], day[order]]
+        parts[2::3] = rest[order]
+        self.pending.append((b"".join(parts.tolist()), k))
+
+    def write(self, handle) -> int:
+        handle.write(b"".join(text for text, _ in self.pending))
+        written = sum(count for _, count in self.pending)
+        self.pending = []
+        return written
 
 
 def _event_fits(m: _Model, kind: np.ndarray, age_at: np.ndarray) -> np.ndarray:

@@ -32,5 +32,5 @@ def load_sample(
         say("Checking and importing the extract")
         return import_extract(
             written["patients"], written["results"], value_map_csv=written["value_map"],
-            database_url=database_url, source="sample", gate=gate,
+            database_url=database_url, source="sample", gate=gate, labs_csv=written["labs"],
         )

@@ -1,4 +1,5 @@
-"""Import a health system's extract (patients, results, measures) as one transaction.
+"""Import a health system's extract (patients, results, measures, optional creatinine labs) as
+one transaction.
 
 Every row is checked against docs/data-contract.md before anything is committed. When a
 problem is found, reading goes on so that the report is complete, nothing is written, and
@@ -16,14 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, delete, insert
+from sqlalchemy import Connection, delete, insert, select
 
 from store import access, audit, counts, vocabulary
 from store.bulk import insert_frame
 from store.csvfile import FileInfo, read_chunks
 from store.engine import ensure_schema
 from store.problems import ImportRefused, Problems
-from store.schema import import_batches, measures, patients, results
+from store.schema import import_batches, lab_results, measures, patients, results
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MEASURES = REPO / "metrics" / "measures.csv"
@@ -38,6 +39,16 @@ RESULT_OPTIONAL = ("value",)
 MEASURE_REQUIRED = ("measure_id", "name", "kind", "higher_is_better")
 MEASURE_OPTIONAL = ("unit", "description")
 VALUE_MAP_REQUIRED = ("column", "local_value", "standard_value")
+LAB_REQUIRED = ("patient_id", "date", "test", "value", "unit")
+# Serum creatinine by name or LOINC code; a code also says the unit of its results.
+LAB_TESTS = {"creatinine": None, "2160-0": "mg/dL", "14682-9": "µmol/L"}
+# Lower-cased spellings (micro sign U+00B5, Greek mu U+03BC, ASCII u) -> the stored unit.
+LAB_UNITS = {"mg/dl": "mg/dL", "\u00b5mol/l": "µmol/L", "\u03bcmol/l": "µmol/L",
+             "umol/l": "µmol/L"}
+# Serum creatinine a laboratory can report, in mg/dL: outside it a value is far more likely in
+# the other unit (88 mg/dL is 88 µmol/L mislabelled; 1.0 µmol/L is 1.0 mg/dL) or mistyped.
+CREATININE_RANGE_MG_DL = (0.1, 40.0)
+_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 # Columns whose local codes a value map may translate.
 MAPPABLE = ("race", "ethnicity", "sex", "payer", "interpreter_needed", "preferred_language",
             "site", "measure_id")
@@ -63,6 +74,7 @@ class ImportSummary:
     files: list[dict]
     warnings: list[str] = field(default_factory=list)
     steps: dict[str, float] = field(default_factory=dict)  # seconds per step, in order
+    labs: int = 0  # creatinine results of labs.csv
 
 
 class _Steps(dict):
@@ -87,6 +99,7 @@ def import_extract(
     source: str = "import",
     chunk_rows: int = 100_000,
     gate: Callable[[Connection], object] | None = None,
+    labs_csv: str | Path | None = None,
 ) -> ImportSummary:
     """Replace the current patients and results with the extract's, all or nothing.
 
@@ -95,6 +108,9 @@ def import_extract(
     `gate` (e.g. `data_quality.gate`: the critical checks, run as SQL on the new rows inside
     the open transaction) reports a check that blocks the import. It is a parameter so that
     the database layer does not depend on the data-quality layer above it.
+
+    `labs_csv` (optional) holds creatinine results; without it the previous ones are removed
+    too, as an import replaces all the data.
     """
     access.require("import")
     started = time.perf_counter()
@@ -106,6 +122,10 @@ def import_extract(
     if value_map_csv is not None:
         files.append(FileInfo("value_map", Path(value_map_csv)))
         value_map = _read_value_map(files[-1], problems)
+    labs_info = None
+    if labs_csv is not None:
+        labs_info = FileInfo("labs", Path(labs_csv))
+        files.append(labs_info)
     catalog_info = FileInfo("measures", Path(measures_csv or DEFAULT_MEASURES))
     if measures_csv is not None:
         files.append(catalog_info)
@@ -121,6 +141,7 @@ def import_extract(
         steps = _Steps()
         try:
             conn.execute(delete(results))
+            conn.execute(delete(lab_results))
             conn.execute(delete(patients))
             conn.execute(delete(measures))
             deferred = _defer_indexes(conn)
@@ -137,6 +158,10 @@ def import_extract(
             result_rows = _load_results(conn, files[1], value_map, catalog, keys, problems,
                                         chunk_rows, builder)
             steps.done("results read, checked, written")
+            lab_rows = 0
+            if labs_info is not None:
+                lab_rows = _load_labs(conn, labs_info, keys, problems, chunk_rows)
+                steps.done("labs read, checked, written")
             if problems:
                 raise ImportRefused(problems)
             for index in deferred:
@@ -148,6 +173,7 @@ def import_extract(
                 # inside the transaction).
                 conn.exec_driver_sql("ANALYZE patients")
                 conn.exec_driver_sql("ANALYZE results")
+                conn.exec_driver_sql("ANALYZE lab_results")
             steps.done("indexes and statistics")
             if gate is not None:
                 checked = gate(conn)
@@ -175,7 +201,8 @@ def import_extract(
             # The count table of the new rows, in this same transaction: readers never see
             # rows without their counts (store/counts.py).
             audit.record("import", {"batch_id": batch_id, "source": source, "files": described,
-                                    "patients": len(keys or ()), "results": result_rows},
+                                    "patients": len(keys or ()), "results": result_rows,
+                                    "labs": lab_rows},
                          conn=conn)
             steps.done("files described")
             builder.write(conn)
@@ -198,7 +225,8 @@ def import_extract(
         for info in files if info.ignored_columns
     ]
     return ImportSummary(batch_id, len(keys or ()), result_rows, len(catalog),
-                         time.perf_counter() - started, described, warnings, dict(steps))
+                         time.perf_counter() - started, described, warnings, dict(steps),
+                         lab_rows)
 
 
 def _defer_indexes(conn: Connection) -> list:
@@ -410,6 +438,117 @@ def _load_results(conn: Connection, info: FileInfo, value_map, catalog: dict[str
                             frame["site"], num, den, value)
         written += len(rows)
     return written
+
+
+def _load_labs(conn: Connection, info: FileInfo, keys: dict[str, int] | None,
+               problems: Problems, chunk_rows: int) -> int:
+    """Check the creatinine results and store each with its eGFR by both equations."""
+    from metrics import egfr
+
+    written = 0
+    known_ids = None if keys is None else pd.Index(list(keys), dtype=object)
+    people = _lab_patients(conn, len(keys or ()))
+    for frame, lines in read_chunks(info, LAB_REQUIRED, (), problems, chunk_rows):
+        empty = (frame["patient_id"] == "").to_numpy()
+        if known_ids is None:
+            patient_key = np.zeros(len(frame), dtype=np.int64)
+        else:
+            patient_key = known_ids.get_indexer(frame["patient_id"].to_numpy(dtype=object)) + 1
+            _report_each(frame["patient_id"], (patient_key == 0) & ~empty, info.name,
+                         "patient_id", lines, problems,
+                         "no patient with this patient_id in the patients file")
+        _report_each(frame["patient_id"], empty, info.name, "patient_id", lines, problems,
+                     "required: must not be empty")
+
+        raw_date = frame["date"]
+        dates = pd.to_datetime(raw_date.where(raw_date.str.fullmatch(_DATE), None),
+                               format="%Y-%m-%d", errors="coerce")
+        bad_date = dates.isna().to_numpy()
+        _report_each(raw_date, bad_date, info.name, "date", lines, problems,
+                     "a date as YYYY-MM-DD (e.g. 2025-03-14)")
+
+        test = frame["test"].str.lower()
+        known_test = test.isin(LAB_TESTS.keys()).to_numpy()
+        _report_grouped(frame["test"], ~known_test, info.name, "test", lines, problems,
+                        "one of: creatinine, 2160-0 (LOINC, creatinine in mg/dL), 14682-9 "
+                        "(LOINC, creatinine in µmol/L)")
+        unit = frame["unit"].str.lower().map(LAB_UNITS)
+        known_unit = unit.notna().to_numpy()
+        _report_grouped(frame["unit"], ~known_unit, info.name, "unit", lines, problems,
+                        "one of: mg/dL, µmol/L (also written μmol/L or umol/L)")
+        expected = test.map(LAB_TESTS)
+        mismatch = (known_unit & expected.notna() & (expected != unit)).to_numpy(dtype=bool)
+        _report_each(frame["unit"], mismatch, info.name, "unit", lines, problems,
+                     "LOINC 2160-0 is creatinine in mg/dL and 14682-9 in µmol/L: the test "
+                     "code and the unit disagree")
+
+        raw_value = frame["value"]
+        well_formed = raw_value.str.fullmatch(_NUMBER).to_numpy(dtype=bool)
+        value = pd.to_numeric(raw_value.where(well_formed, None), errors="coerce") \
+            .to_numpy(dtype=float, na_value=np.nan)
+        _report_each(raw_value, ~well_formed, info.name, "value", lines, problems,
+                     "a number (e.g. 0.9 or 80)")
+        positive = well_formed & (value > 0)
+        _report_each(raw_value, well_formed & ~positive, info.name, "value", lines, problems,
+                     "a creatinine result must be greater than 0")
+        creatinine = egfr.creatinine_mg_dl(np.where(positive & known_unit, value, np.nan),
+                                           unit.where(unit.notna(), "mg/dL"))
+        low, high = CREATININE_RANGE_MG_DL
+        implausible = positive & known_unit & ~((creatinine >= low) & (creatinine <= high))
+        _report_each(raw_value, implausible, info.name, "value", lines, problems,
+                     f"outside the serum creatinine a laboratory reports ({low} to {high:g} "
+                     f"mg/dL, {low * egfr.MICROMOL_PER_MG_DL:.1f} to "
+                     f"{high * egfr.MICROMOL_PER_MG_DL:,.0f} µmol/L): most likely the other "
+                     "unit or a typing error")
+
+        matched = patient_key > 0
+        year = dates.dt.year.to_numpy(dtype=float, na_value=np.nan)
+        age = year - people["birth_year"][patient_key]
+        before_birth = matched & ~bad_date & (age < 0)
+        _report_each(raw_date, before_birth, info.name, "date", lines, problems,
+                     "before the patient's birth year in the patients file")
+        if problems:
+            continue
+        female = pd.Series(people["female"][patient_key]).map({1.0: True, 0.0: False})
+        black = people["black"][patient_key]
+        e2009 = egfr.ckd_epi_2009(creatinine, age, female, black)
+        e2021 = egfr.ckd_epi_2021(creatinine, age, female)
+        rows = pd.DataFrame({
+            "lab_key": np.arange(written + 1, written + len(frame) + 1),
+            "patient_key": patient_key,
+            "test_date": raw_date,
+            "test": "creatinine",
+            "value": value,
+            "unit": unit,
+            "creatinine_mg_dl": creatinine,
+            "age": pd.array(age, dtype="Float64").astype("Int64"),
+            "egfr_2009": e2009,
+            "egfr_2021": e2021,
+            "stage_2009": egfr.ckd_stage(e2009),
+            "stage_2021": egfr.ckd_stage(e2021),
+        })
+        insert_frame(conn, lab_results, rows)
+        written += len(rows)
+    return written
+
+
+def _lab_patients(conn: Connection, count: int) -> dict[str, np.ndarray]:
+    """Birth year, female (1/0, NaN when neither) and Black of each patient key, read back
+    from the rows this import wrote; position 0 stands for an unmatched patient_id."""
+    from metrics.egfr import BLACK
+
+    birth_year = np.full(count + 1, np.nan)
+    female = np.full(count + 1, np.nan)
+    black = np.zeros(count + 1, dtype=bool)
+    rows = conn.execute(select(patients.c.patient_key, patients.c.birth_year, patients.c.sex,
+                               patients.c.race))
+    for batch in iter(lambda: rows.fetchmany(100_000), []):
+        key, year, sex, race = (np.asarray(column, dtype=object) for column in zip(*batch))
+        key = key.astype(np.int64)
+        birth_year[key] = pd.to_numeric(pd.Series(year), errors="coerce").to_numpy(float)
+        female[key] = pd.Series(sex).map({"Female": 1.0, "Male": 0.0}).to_numpy(float)
+        black[key] = race == BLACK
+    return {"birth_year": birth_year, "female": female, "black": black}
 
 
 # --- checks shared by the files ---------------------------------------------------------

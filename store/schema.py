@@ -62,6 +62,28 @@ results = Table(
 Index("ix_results_measure_period", results.c.measure_id, results.c.period)
 Index("ix_results_patient", results.c.patient_key)
 
+# Creatinine results of the optional labs.csv, with what the eGFR impact analysis needs
+# computed once at import (metrics/egfr.py), so that its reclassification table is one GROUP
+# BY: eGFR is NULL where an equation cannot be applied (sex neither female nor male, age under
+# 18 or unknown), which the analysis counts as "not estimable".
+lab_results = Table(
+    "lab_results",
+    metadata,
+    Column("lab_key", Integer, primary_key=True, autoincrement=False),  # order in the file
+    Column("patient_key", Integer, ForeignKey("patients.patient_key"), nullable=False),
+    Column("test_date", String(10), nullable=False),  # YYYY-MM-DD sorts and compares as text
+    Column("test", String(16), nullable=False),  # creatinine
+    Column("value", Float, nullable=False),  # as reported, in `unit`
+    Column("unit", String(8), nullable=False),  # mg/dL | µmol/L
+    Column("creatinine_mg_dl", Float, nullable=False),
+    Column("age", SmallInteger),  # year of the test minus birth year
+    Column("egfr_2009", Float),
+    Column("egfr_2021", Float),
+    Column("stage_2009", String(3)),
+    Column("stage_2021", String(3)),
+)
+Index("ix_lab_results_patient_date", lab_results.c.patient_key, lab_results.c.test_date)
+
 import_batches = Table(
     "import_batches",
     metadata,

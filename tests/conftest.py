@@ -120,7 +120,7 @@ SAMPLE_PATIENTS = 20_000
 
 @pytest.fixture(scope="session")
 def sample_extract(tmp_path_factory):
-    """The sample extract's CSV files (patients, results, value_map), written once."""
+    """The sample extract's CSV files (patients, results, labs, value_map), written once."""
     from sample_data.generator import generate
 
     folder = tmp_path_factory.mktemp("sample-extract")
@@ -135,7 +135,8 @@ def sample_sqlite(sample_extract, tmp_path_factory):
 
     url = f"sqlite:///{tmp_path_factory.mktemp('sample-db') / 'equity.db'}"
     import_extract(sample_extract["patients"], sample_extract["results"],
-                   value_map_csv=sample_extract["value_map"], database_url=url)
+                   value_map_csv=sample_extract["value_map"], database_url=url,
+                   labs_csv=sample_extract["labs"])
     yield url
     dispose_engine(url)
 
@@ -149,7 +150,8 @@ def sample_postgres(sample_extract):
     require_postgres()
     url, drop = _fresh_postgres_schema()
     import_extract(sample_extract["patients"], sample_extract["results"],
-                   value_map_csv=sample_extract["value_map"], database_url=url)
+                   value_map_csv=sample_extract["value_map"], database_url=url,
+                   labs_csv=sample_extract["labs"])
     yield url
     dispose_engine(url)
     drop()

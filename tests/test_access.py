@@ -33,7 +33,7 @@ EMAIL = {"viewer": "vera.viewer@example.org", "analyst": "ana.analyst@example.or
          "champion": "chris.champion@example.org", "admin": "ada.admin@example.org"}
 READER = {"overview", "explorer", "methods"}
 ANALYST = READER | {"quality", "loaded", "pack", "commit", "learn", "vision", "launch",
-                    "algorithms"}
+                    "algorithms", "egfr"}
 # Written out, not derived from the code under test: which pages each role may open.
 MAY_OPEN = {"viewer": READER, "analyst": ANALYST, "champion": ANALYST,
             "admin": ANALYST | {"admin"}}
@@ -143,7 +143,8 @@ def test_each_role_opens_exactly_its_pages(role, sample_copy, roles_file, monkey
         assert not alone.get("plotly_chart") and not alone.dataframe and not alone.title
 
 
-PAGE_NEEDS = {"quality": "data_quality", "loaded": "data_quality", "pack": "export",
+PAGE_NEEDS = {"quality": "data_quality", "loaded": "data_quality", "egfr": "data_quality",
+              "pack": "export",
               "commit": "see_tracker", "learn": "see_tracker", "vision": "see_tracker",
               "launch": "see_tracker", "algorithms": "see_tracker", "admin": "configure"}
 

@@ -337,13 +337,15 @@ def hand_built_frame() -> pd.DataFrame:
 
 EXPECTED = pd.DataFrame(
     [
-        # results, estimated, changed, crossed_60, crossed_30, reached_20, lower, higher
-        (BLACK, 6, 5, 2, 1, 1, 1, 0, 2),
-        ("White", 4, 3, 2, 1, 0, 0, 2, 0),
-        ("Missing", 3, 2, 2, 1, 0, 0, 1, 1),
+        # results, estimated, changed, crossed_60, crossed_30, reached_20, lower, higher,
+        # below_60 (the downward crossings of 60: 60.23 → 55.17), below_30 (31.18 → 28.69)
+        (BLACK, 6, 5, 2, 1, 1, 1, 0, 2, 1, 1),
+        ("White", 4, 3, 2, 1, 0, 0, 2, 0, 0, 0),  # 58.69 → 62.00 crosses 60 upwards
+        ("Missing", 3, 2, 2, 1, 0, 0, 1, 1, 1, 0),
     ],
     columns=["race", "results", "estimated", "stage_changed", "crossed_60", "crossed_30",
-             "reached_20", "lower_stage_2021", "higher_stage_2021"],
+             "reached_20", "lower_stage_2021", "higher_stage_2021", "below_60_2021",
+             "below_30_2021"],
 )
 
 

@@ -110,3 +110,12 @@ def validation_runs(version):
     url = version[0]
     return (data_quality.latest_run(url), data_quality.compare_with_previous(url),
             data_quality.validation_history(url, limit=12))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def egfr_reclassification(version, by: str, period_from, period_to) -> pd.DataFrame:
+    """The eGFR reclassification counts as they may be shown (suppressed), with a total row."""
+    from metrics import egfr
+
+    table = egfr.reclassification_table(by, period_from, period_to, database_url=version[0])
+    return egfr.shown_reclassification(table) if not table.empty else table

@@ -8,6 +8,7 @@ import tracker
 OVERVIEW = st.Page("pages/overview.py", title="Overview", default=True, url_path="overview")
 EXPLORER = st.Page("pages/explorer.py", title="Disparity explorer", url_path="explorer")
 LOADED = st.Page("pages/loaded.py", title="What is loaded", url_path="loaded")
+EGFR = st.Page("pages/egfr.py", title="eGFR impact", url_path="egfr")
 QUALITY = st.Page("pages/quality.py", title="Data quality", url_path="quality")
 PACK = st.Page("pages/pack.py", title="Meeting pack", url_path="pack")
 METHODS = st.Page("pages/methods.py", title="Methods", url_path="methods")
@@ -25,7 +26,7 @@ PAGES = {
     "Overview": [OVERVIEW, PACK],
     "Commit": [COMMIT],
     "Learn": [LEARN],
-    "Data": [EXPLORER, QUALITY, LOADED],
+    "Data": [EXPLORER, QUALITY, EGFR, LOADED],
     "Vision": [VISION],
     "Launch": [LAUNCH, ALGORITHMS],
     "About": [METHODS, ADMIN],
@@ -34,7 +35,7 @@ PAGES = {
 NEEDS = [(OVERVIEW, "view"), (EXPLORER, "view"), (METHODS, "view"), (QUALITY, "data_quality"),
          (LOADED, "data_quality"), (PACK, "export"), (COMMIT, "see_tracker"),
          (LEARN, "see_tracker"), (VISION, "see_tracker"), (LAUNCH, "see_tracker"),
-         (ALGORITHMS, "see_tracker"), (ADMIN, "configure")]
+         (ALGORITHMS, "see_tracker"), (EGFR, "data_quality"), (ADMIN, "configure")]
 
 
 def needs(page) -> str:
@@ -50,7 +51,7 @@ def pages_for(user) -> dict:
     return {section: pages for section, pages in allowed.items() if pages}
 _PHASE_OF_PAGE = {"explorer": "Data", "quality": "Data", "loaded": "Data", "commit": "Commit",
                   "learn": "Learn", "vision": "Vision", "launch": "Launch",
-                  "algorithms": "Launch"}
+                  "algorithms": "Launch", "egfr": "Data"}
 
 
 def phase_of(page) -> str | None:
