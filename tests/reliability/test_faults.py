@@ -45,6 +45,7 @@ from store.engine import dispose_engine, get_engine
 from store.importlock import _TAG, sidecar
 from store.schema import import_batches
 from tests.conftest import _fresh_postgres_schema, copy_sqlite, require_postgres
+from tests.reliability import private_postgres
 from tests.reliability.test_hostile_input import TABLES
 from tests.test_importer import (
     GOOD_PATIENTS,
@@ -425,3 +426,68 @@ def test_parallel_writers_of_the_tracker_never_lose_an_update(database_url, figu
         assert mine == [f"[w{writer}s{s}]" for s in range(SAVES_EACH)]
     assert len(tracker.history(database_url, "item", item_id, limit=1000)) == len(expected)
     assert sum(conflicts.values()) > 0, "the writers never met: the test proved nothing"
+
+
+# --- the database goes away while the app runs ----------------------------------------------
+
+SECRET = "s3cret-Passw0rd"
+SHOWN = ("error", "warning", "info", "success", "markdown", "caption", "code", "text",
+         "title", "header", "subheader", "exception", "json")
+
+
+@pytest.fixture
+def private_cluster():
+    """A PostgreSQL cluster of this test's own, started (never the shared server)."""
+    private_postgres.require()
+    cluster = private_postgres.Cluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        dispose_engine(cluster.url(SECRET))
+        cluster.remove()
+
+
+def everything_shown(app) -> str:
+    return "\n".join(str(getattr(element, "value", "")) + str(getattr(element, "body", ""))
+                     for kind in SHOWN for element in app.get(kind))
+
+
+def test_a_database_that_goes_away_gives_a_friendly_page_and_the_app_recovers(
+        private_cluster, extracts, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    import charts
+
+    patients_shown = charts.format_count(NEW_PATIENTS)
+    url = private_cluster.url(SECRET)
+    import_in_process(url, extracts["new"])
+    monkeypatch.setenv("EQUITY_DATABASE_URL", url)
+    monkeypatch.setenv("EQUITY_LOAD_SAMPLE", "0")
+
+    def open_app() -> AppTest:
+        # A new session each time: under AppTest a rerun runs the current page's script
+        # alone, without app.py around it (ui/frame.py, require_frame). The engine and its
+        # pool are the process's, as in the server: they must survive the outage.
+        app = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+        app.run()
+        return app
+
+    app = open_app()
+    assert not app.exception and not app.error
+    assert {m.label: m.value for m in app.metric}["Patients"] == patients_shown
+
+    private_cluster.stop()
+    app = open_app()
+    assert not app.exception, [e.stack_trace for e in app.exception]
+    (message,) = [error.value for error in app.error]
+    assert message.startswith("**The database is not answering**")
+    assert "will try again every 10 seconds" in message
+    shown = everything_shown(app)
+    assert "Traceback" not in shown and SECRET not in shown
+    assert not app.metric  # the page stopped at the message, showing nothing stale
+
+    private_cluster.start()
+    app = open_app()
+    assert not app.exception and not app.error
+    assert {m.label: m.value for m in app.metric}["Patients"] == patients_shown
