@@ -67,7 +67,7 @@ def database_unavailable(error: Exception) -> None:
             error, "connection_invalidated", False):
         st.error(
             "**The database is not answering**, so the dashboard cannot be used right now. "
-            f"The dashboard will try again every {RETRY_SECONDS} seconds and carry on by "
+            f"It will try again every {RETRY_SECONDS} seconds and carry on by "
             "itself when the database is back.\n\n"
             f"If this lasts, check that the database at `{store.describe()}` is running and "
             f"that `EQUITY_DATABASE_URL` points to it. (The database said: {reason})"

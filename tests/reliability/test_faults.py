@@ -491,3 +491,41 @@ def test_a_database_that_goes_away_gives_a_friendly_page_and_the_app_recovers(
     app = open_app()
     assert not app.exception and not app.error
     assert {m.label: m.value for m in app.metric}["Patients"] == patients_shown
+
+
+def test_in_a_browser_the_outage_page_comes_back_by_itself(private_cluster, extracts,
+                                                            tmp_path):
+    """The same outage as a person sees it: the page opened while the database is down
+    says so; when the database is back, the page returns without anyone reloading it."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_browser import CHROMIUM, FLAGS, SHOTS, require_browser, streamlit_server
+
+    require_browser()
+    url = private_cluster.url(SECRET)
+    import_in_process(url, extracts["new"])
+    with (streamlit_server(url, tmp_path / "server.log") as address, sync_playwright() as
+          driver):
+        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = chromium.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        page.set_default_timeout(60_000)
+        page.goto(address)
+        page.get_by_text("Flagged gaps", exact=True).wait_for()
+
+        private_cluster.stop()
+        page.reload()
+        page.get_by_text("The database is not answering").first.wait_for()
+        body = page.inner_text("body")
+        assert "will try again every 10 seconds" in body
+        assert SECRET not in page.content() and "Traceback" not in body
+        assert page.locator('[data-testid="stException"]').count() == 0
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "database-not-answering.png"))
+
+        private_cluster.start()
+        started = time.monotonic()
+        page.get_by_text("Flagged gaps", exact=True).wait_for(timeout=45_000)  # no reload
+        assert time.monotonic() - started < 45
+        assert page.get_by_text("The database is not answering").count() == 0
+        assert page.locator('[data-testid="stException"]').count() == 0
+        chromium.close()
