@@ -11,6 +11,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 import store
 from sample_data.load import DEFAULT_PATIENTS, load_sample
+from store.importlock import ImportRunning
 
 # One first-start load per server process, however many browser sessions open at once.
 _first_start = threading.Lock()
@@ -39,6 +40,13 @@ def ensure_data() -> None:
                     f"{summary.results:,} results",
                     state="complete", expanded=False,
                 )
+    except ImportRunning as running:
+        # Someone imports into the empty database right now: their data, not the sample,
+        # will be there once their import commits.
+        st.info(f"Data are being imported into this database ({running.problems.items[0].rule})."
+                " The dashboard shows them once that import has finished: reload this page "
+                "in a moment.")
+        st.stop()
     except SQLAlchemyError as error:
         database_unavailable(error)
 

@@ -351,6 +351,46 @@ def test_the_lock_of_a_killed_import_does_not_outlive_it(holding_previous, extra
     assert summary.patients == NEW_PATIENTS
 
 
+def test_the_app_starting_while_an_import_fills_its_database_says_so(extracts, tmp_path,
+                                                                     monkeypatch):
+    """A first start finds the database empty and would load the sample data; with an import
+    of someone's extract under way it says that instead of a traceback, and shows their data
+    once it is in."""
+    from streamlit.testing.v1 import AppTest
+
+    import charts
+    import manage
+
+    url = f"sqlite:///{tmp_path / 'equity.db'}"
+    # `manage.py init` first, as docs/deploy.md says: on SQLite the app could not create a
+    # missing table while the import's transaction is open (it would wait, then say the
+    # database is not answering).
+    assert manage.main(["--database-url", url, "init"]) == 0
+    monkeypatch.setenv("EQUITY_DATABASE_URL", url)
+    monkeypatch.setenv("EQUITY_SAMPLE_PATIENTS", "300")
+    release = tmp_path / "release"
+    holder = import_at_step(url, "pause", "count table", extracts["new"], str(release))
+    try:
+        assert read_line(holder).startswith("paused after count table")
+        app = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+        app.run()
+        assert not app.exception, [e.stack_trace for e in app.exception]
+        notes = [info.value for info in app.info]
+        assert notes, everything_shown(app)
+        (note,) = notes
+        assert note.startswith("Data are being imported into this database (another import "
+                               "is running since ")
+    finally:
+        release.touch()
+        committed(holder)
+    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    app.run()
+    assert not app.exception and not app.info
+    assert {m.label: m.value for m in app.metric}["Patients"] == charts.format_count(
+        NEW_PATIENTS)
+    dispose_engine(url)
+
+
 def test_a_copy_of_a_database_is_not_locked_by_its_original(tmp_path, extracts):
     """The lock is the file beside the database, not the database: a copy imports freely
     while the original is locked (and the lock file holds no data to go stale)."""
