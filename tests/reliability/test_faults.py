@@ -392,8 +392,8 @@ def test_the_app_starting_while_an_import_fills_its_database_says_so(extracts, t
 
 
 def test_a_copy_of_a_database_is_not_locked_by_its_original(tmp_path, extracts):
-    """The lock is the file beside the database, not the database: a copy imports freely
-    while the original is locked (and the lock file holds no data to go stale)."""
+    """The lock belongs to the database file (the lock file beside it): a copy of the
+    database imports freely while an import holds the original."""
     url = f"sqlite:///{tmp_path / 'original.db'}"
     import_in_process(url, extracts["previous"])
     release = tmp_path / "release"
