@@ -26,4 +26,5 @@ with guarded():
     st.session_state["filters"] = filters.global_filters(version)
     sidebar.phase_tracker(phases(version), phase_of(navigation))
     sign_out_control(user)
-navigation.run()
+with guarded():  # the database may also go away while the page itself runs
+    navigation.run()

@@ -23,6 +23,8 @@ def describe(url: str | None = None) -> str:
     return make_url(database_url(url)).render_as_string(hide_password=True)
 
 
+CONNECT_TIMEOUT = 10  # seconds to wait for a server database to accept a connection
+
 _ENGINES: dict[str, Engine] = {}
 
 
@@ -41,8 +43,15 @@ def _create(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # A server database is shared by every session of the app: the pool bounds how many
-    # connections one app process holds (see docs/deploy.md for sizing).
-    return create_engine(url, pool_pre_ping=True,
+    # connections one app process holds (see docs/deploy.md for sizing). pool_pre_ping tests
+    # each pooled connection before use, so that connections left dead by a database restart
+    # are replaced instead of failing a page, and the app recovers by itself when it is back.
+    connect_args = {}
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        # A server that does not answer at all (not even "refused") gives the page its
+        # "not answering" message after seconds, not the minutes of the TCP default.
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args,
                          pool_size=_setting("EQUITY_DB_POOL_SIZE", 5),
                          max_overflow=_setting("EQUITY_DB_MAX_OVERFLOW", 10),
                          pool_recycle=1800)

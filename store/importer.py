@@ -23,6 +23,7 @@ from store import access, audit, counts, vocabulary
 from store.bulk import insert_frame
 from store.csvfile import FileInfo, read_chunks
 from store.engine import ensure_schema
+from store.importlock import ImportLock
 from store.problems import ImportRefused, Problems
 from store.schema import import_batches, lab_results, measures, patients, results
 
@@ -136,10 +137,12 @@ def import_extract(
         catalog = {**shipped, **catalog}
 
     engine = ensure_schema(database_url)
+    lock = ImportLock()  # one import at a time (store/importlock.py)
     with engine.connect() as conn:
         transaction = conn.begin()
         steps = _Steps()
         try:
+            lock.acquire(conn, access.current_user().label)
             conn.execute(delete(results))
             conn.execute(delete(lab_results))
             conn.execute(delete(patients))
@@ -212,12 +215,14 @@ def import_extract(
         except BaseException as error:
             transaction.rollback()
             if isinstance(error, ImportRefused):
-                audit.record("import_refused", {
+                lock.record_refusal({
                     "source": source, "files": [info.name for info in files],
                     "problems": len(error.problems),
                     "first": [str(problem) for problem in error.problems.items[:5]]},
-                    database_url=database_url)
+                    database_url)
             raise
+        finally:
+            lock.release()
 
     warnings = [
         f"{info.name}: ignored unknown column{'s' if len(info.ignored_columns) > 1 else ''} "
