@@ -177,6 +177,27 @@ def test_the_viewer_gets_no_export_panel_and_the_analyst_does(sample_copy, roles
     assert any("meeting" in label for label in panels["analyst"])
 
 
+def test_a_download_is_made_and_audited_as_the_user_who_pressed_it(sample_copy, roles_file,
+                                                                  monkeypatch, deferred_files):
+    """Streamlit makes a deferred download's file outside the run that drew the button, where
+    no user is set: the file must still be made as the signed-in analyst (here the local
+    operator is a viewer, who may not export), and the audit must name the analyst."""
+    app = signed_in_app(sample_copy, monkeypatch, {"email": EMAIL["analyst"],
+                                                   "name": "Ana"})
+    app.switch_page("pages/explorer.py").run()
+    assert not app.exception
+    buttons = {b.proto.label: b.proto.deferred_file_id for b in app.get("download_button")}
+    name, make = deferred_files[buttons["Table (CSV)"]]
+    monkeypatch.setenv("EQUITY_LOCAL_ROLE", "viewer")
+    assert access.current_user().role == "viewer"
+    rows = make().decode("utf-8-sig").splitlines()
+    assert name.endswith(".csv") and len(rows) > 3
+    with access.acting_as(user("admin")):
+        [export] = [e for e in audit.entries(sample_copy, action="export")
+                    if e["details"].get("format") == "csv"]
+    assert export["actor"] == f"Ana <{EMAIL['analyst']}>"
+
+
 def test_sign_ins_are_recorded_once_per_session(sample_copy, roles_file, monkeypatch):
     app = signed_in_app(sample_copy, monkeypatch, {"email": EMAIL["champion"],
                                                    "name": "Chris"})

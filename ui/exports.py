@@ -17,7 +17,7 @@ import snapshots
 import store
 from snapshots.views import change_lines, changes_heading, match_key, stamp
 from store import access
-from ui.tracker_forms import user
+from ui.tracker_forms import as_this_user, user
 
 _LABELS = {"pptx": "Slides (PPTX)", "pdf": "One-page PDF", "png": "Chart (PNG)",
            "svg": "Chart (SVG)", "csv": "Table (CSV)", "xlsx": "Table (XLSX)"}
@@ -44,10 +44,9 @@ def export_buttons(view: snapshots.View, key: str) -> None:
 
 
 def _maker(view: snapshots.View, fmt: str):
-    def make() -> bytes:
-        return snapshots.export_bytes(view, fmt, database_url=store.database_url(),
-                                      actor=user()).data
-    return make
+    url = store.database_url()
+    return as_this_user(
+        lambda actor: snapshots.export_bytes(view, fmt, database_url=url, actor=actor).data)
 
 
 def meeting_panel(view: snapshots.View, key: str, version,
@@ -116,6 +115,11 @@ def since_last_time(version, view: snapshots.View, snapshot_id: int) -> None:
 
 
 def _freeze(view: snapshots.View, key: str) -> None:
+    from ui.access import signed_in
+
+    # A button's callback runs before the page sets its user: sign in again, so the
+    # permission check and the audit see who pressed it.
+    signed_in()
     st.session_state[f"{key}_frozen"] = snapshots.freeze(view, store.database_url(),
                                                          actor=user())
 
@@ -171,7 +175,6 @@ def pack_buttons(pack: snapshots.Pack, name: str | None, key: str = "pack") -> N
 
 
 def _pack_maker(pack: snapshots.Pack, fmt: str, name: str | None):
-    def make() -> bytes:
-        return snapshots.build_pack(pack, fmt, store.database_url(), actor=user(),
-                                    name=name).data
-    return make
+    url = store.database_url()
+    return as_this_user(
+        lambda actor: snapshots.build_pack(pack, fmt, url, actor=actor, name=name).data)

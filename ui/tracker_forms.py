@@ -60,6 +60,20 @@ def user() -> str:
     return st.session_state.get(USER_KEY) or DEFAULT_USER
 
 
+def as_this_user(make: Callable[[str], bytes]) -> Callable[[], bytes]:
+    """A download's file maker, run as the user of this run when its button is pressed.
+
+    Streamlit calls a deferred download's maker outside the script run that drew the button
+    (another thread, no session): left alone, the domain's permission checks would see the
+    local operator and the audit would name them. `make` receives the author's name."""
+    signed, name = access.current_user(), user()
+
+    def run() -> bytes:
+        with access.acting_as(signed):
+            return make(name)
+    return run
+
+
 def _keep_user() -> None:
     st.session_state[USER_KEY] = (st.session_state.get(_USER_WIDGET) or "").strip() \
         or DEFAULT_USER
@@ -958,22 +972,16 @@ def algorithm_downloads(url: str, summary_line: str) -> None:
     if not access.can("export"):
         return
 
-    # The file is made when the button is pressed, outside this run: with the user of this
-    # run, so that the permission checks and the audit name who exports.
-    signed, name = access.current_user(), user()
-
     def maker(fmt: str):
-        def make() -> bytes:
-            with access.acting_as(signed):
-                headers, rows = tracker.inventory_table(url)
-                return snapshots.export_listing(
-                    "clinical-algorithms",
-                    "Clinical algorithms that use race: review inventory",
-                    [("In words", summary_line),
-                     ("Source", "Vyas, Eisenstein, Jones. N Engl J Med 2020;383:874-882, "
-                                "and this system's own pathways")],
-                    headers, rows, fmt, url, actor=name).data
-        return make
+        def make(actor: str) -> bytes:
+            headers, rows = tracker.inventory_table(url)
+            return snapshots.export_listing(
+                "clinical-algorithms", "Clinical algorithms that use race: review inventory",
+                [("In words", summary_line),
+                 ("Source", "Vyas, Eisenstein, Jones. N Engl J Med 2020;383:874-882, "
+                            "and this system's own pathways")],
+                headers, rows, fmt, url, actor=actor).data
+        return as_this_user(make)
 
     columns = st.columns([1, 1, 4])
     for column, fmt in zip(columns, ("csv", "xlsx")):
