@@ -157,6 +157,8 @@ def _tick_label(row: Row) -> str:
 def _counts_text(row: Row, kind: str) -> str:
     if kind == "proportion":
         return f"{format_count(row.numerator)} of {format_count(row.denominator)}"
+    if kind == "rate":
+        return f"{format_count(row.numerator)} events, {format_count(row.denominator)} cases"
     return f"n = {format_count(row.denominator)}"
 
 
@@ -274,8 +276,8 @@ def disparity_dot_chart(table: pd.DataFrame, list_suppressed: bool = True) -> go
                 name="suppressed" if row.suppressed else "no cases"))
     notes.append(dict(x=1, xref="paper", xanchor="left", xshift=8, y=1, yref="paper",
                        yanchor="bottom", showarrow=False, align="left",
-                       text="<b>Rate \u00b7 cases</b>" if kind == "proportion"
-                       else "<b>Mean \u00b7 cases</b>", font=dict(size=11), name="value header"))
+                       text="<b>Mean \u00b7 cases</b>" if kind == "mean"
+                       else "<b>Rate \u00b7 cases</b>", font=dict(size=11), name="value header"))
 
     fig.layout.annotations = notes
     fig.update_xaxes(title_text=axis_title(kind, unit), range=_x_range(rows, scale, reference),
@@ -462,10 +464,11 @@ def _panel_title(table: pd.DataFrame, key: str) -> str:
                               if arrow else "")
 
 
-def small_multiples(tables: Mapping[str, pd.DataFrame], columns: int = 3) -> go.Figure:
+def small_multiples(tables: Mapping[str, pd.DataFrame], columns: int = 3,
+                    title: str | None = None) -> go.Figure:
     """Every measure for one stratifier, one panel per measure, groups on shared rows and in
     the same colours as on every other chart. Symbols as on the dot chart; a suppressed group
-    is marked "suppressed" in its panel."""
+    is marked "suppressed" in its panel. `title` replaces "All measures by ..."."""
     if not tables:
         raise ValueError("small_multiples needs at least one table")
     items = list(tables.items())
@@ -532,7 +535,7 @@ def small_multiples(tables: Mapping[str, pd.DataFrame], columns: int = 3) -> go.
         captions.append(UNSTABLE_CAPTION)
     attrs = dict(first.attrs)
     attrs.pop("higher_is_better", None)
-    title = f"All measures by {by_label(by)}"
+    title = title or f"All measures by {by_label(by)}"
     return finish(fig, title=title, subtitle=subtitle_text(attrs), captions=captions,
                   summary=small_multiples_summary(tables), chart="small_multiples",
                   plot_height=plot_height, top=135)

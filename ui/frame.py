@@ -7,6 +7,7 @@ import tracker
 
 OVERVIEW = st.Page("pages/overview.py", title="Overview", default=True, url_path="overview")
 EXPLORER = st.Page("pages/explorer.py", title="Disparity explorer", url_path="explorer")
+SAFETY = st.Page("pages/safety.py", title="Harm events", url_path="safety")
 LOADED = st.Page("pages/loaded.py", title="What is loaded", url_path="loaded")
 QUALITY = st.Page("pages/quality.py", title="Data quality", url_path="quality")
 PACK = st.Page("pages/pack.py", title="Meeting pack", url_path="pack")
@@ -21,7 +22,7 @@ LAUNCH = st.Page("pages/launch.py", title="Launch: interventions", url_path="lau
 # its file's name: until st.navigation has run once, Streamlit resolves a first URL against
 # the pages/ folder, and any other path opens with a "Page not found" notice.
 PAGES = {
-    "Overview": [OVERVIEW, PACK],
+    "Overview": [OVERVIEW, SAFETY, PACK],
     "Commit": [COMMIT],
     "Learn": [LEARN],
     "Data": [EXPLORER, QUALITY, LOADED],
@@ -33,7 +34,7 @@ PAGES = {
 NEEDS = [(OVERVIEW, "view"), (EXPLORER, "view"), (METHODS, "view"), (QUALITY, "data_quality"),
          (LOADED, "data_quality"), (PACK, "export"), (COMMIT, "see_tracker"),
          (LEARN, "see_tracker"), (VISION, "see_tracker"), (LAUNCH, "see_tracker"),
-         (ADMIN, "configure")]
+         (ADMIN, "configure"), (SAFETY, "view")]
 
 
 def needs(page) -> str:
