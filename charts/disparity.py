@@ -26,6 +26,7 @@ from charts.palette import (
     finish,
     format_count,
     format_difference,
+    format_number,
     format_p_value,
     format_percent,
     format_rate,
@@ -35,6 +36,7 @@ from charts.palette import (
     measure_title,
     names_text,
     rate_scale,
+    scaled,
     subtitle_parts,
     subtitle_text,
     translucent,
@@ -162,6 +164,14 @@ def _counts_text(row: Row, kind: str) -> str:
     return f"n = {format_count(row.denominator)}"
 
 
+def _column_rate(rate, kind: str, unit: str) -> str:
+    """A rate in the right-hand column: a rate's long unit ("per 1,000 patient-days") is on
+    the axis already, and would not fit."""
+    if kind == "rate":
+        return format_number(scaled(rate, kind, unit), rate_scale(kind, unit).decimals)
+    return format_rate(rate, kind, unit)
+
+
 def _hover(row: Row, kind: str, unit: str, reference_group: str | None) -> str:
     lines = [f"<b>{row.group}</b>",
              f"{format_rate(row.rate, kind, unit)} (95 % CI {format_rate(row.lower, kind, unit)}"
@@ -268,7 +278,7 @@ def disparity_dot_chart(table: pd.DataFrame, list_suppressed: bool = True) -> go
             notes.append(dict(
                 x=1, xref="paper", xanchor="left", xshift=8, y=i, yref="y", showarrow=False,
                 align="left", font=dict(size=11), name="value",
-                text=f"{format_rate(row.rate, kind, unit)} \u00b7 {_counts_text(row, kind)}"))
+                text=f"{_column_rate(row.rate, kind, unit)} \u00b7 {_counts_text(row, kind)}"))
         else:
             notes.append(dict(
                 x=0.01, xref="x domain", xanchor="left", y=i, yref="y", showarrow=False,

@@ -81,13 +81,23 @@ def over_time(
     hidden_groups = set(whole.loc[whole["suppressed"], by].astype(str))
     whole_hidden = result[by].astype(str).isin(hidden_groups).to_numpy()
     result.loc[whole_hidden, "suppressed"] = True
+    blank = whole_hidden.copy()
+    if kind == "rate":
+        # Rare events: with the months of 1 to 10 events hidden, the months left shown would
+        # be mostly the empty ones and the trend would read as zero. A group with a hidden
+        # month hides its months without events too.
+        short = set(result.loc[result["suppressed"].to_numpy(), by].astype(str))
+        empty = (result["numerator"].fillna(-1).to_numpy() == 0) & result[by].astype(
+            str).isin(short).to_numpy()
+        result.loc[empty, "suppressed"] = True
+        blank |= empty
     numbers = ["denominator", "numerator", "rate", "rate_lower", "rate_upper", "difference",
                "difference_lower", "difference_upper", "ratio", "ratio_lower", "ratio_upper",
                "p_value"]
     for column in numbers:
-        result.loc[whole_hidden, column] = pd.NA if column in ("denominator",
-                                                               "numerator") else np.nan
-    result.loc[whole_hidden, "flagged"] = False
+        result.loc[blank, column] = pd.NA if column in ("denominator",
+                                                        "numerator") else np.nan
+    result.loc[blank, "flagged"] = False
     # A hidden month must not be recoverable from its limits (they depend on its count).
     hidden = result["suppressed"].to_numpy()
     for column in ("lower_limit", "upper_limit"):
