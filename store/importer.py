@@ -376,8 +376,10 @@ def _load_results(conn: Connection, info: FileInfo, value_map, catalog: dict[str
         is_rate = measure_id.isin(rate_measures).to_numpy()
         numerator = frame["numerator"].where(~(is_mean & (frame["numerator"] == "")), "0")
         events_rule = f"a whole number of events from 0 to {MAX_EVENTS:,} (rate measure)"
-        events = _integers(numerator.where(is_rate, ""), info.name, "numerator", lines,
-                           problems, (0, MAX_EVENTS), events_rule)
+        # Checked only where a rate measure is: an extract without one pays nothing.
+        events = (_integers(numerator.where(is_rate, ""), info.name, "numerator", lines,
+                            problems, (0, MAX_EVENTS), events_rule) if is_rate.any()
+                  else pd.Series(pd.NA, index=frame.index, dtype="Int64"))
         bad_events = is_rate & events.isna().to_numpy()
         _report_each(numerator, bad_events & (numerator == "").to_numpy(), info.name,
                      "numerator", lines, problems, "required: " + events_rule)
@@ -397,8 +399,8 @@ def _load_results(conn: Connection, info: FileInfo, value_map, catalog: dict[str
         _report_each(frame["numerator"], over & is_rate, info.name, "numerator", lines,
                      problems, "must be 0 when denominator is 0 (an excluded case has no "
                      "counted events)")
-        exposure = _exposure(frame["exposure"], is_rate & ~unknown, is_rate & (den == 1),
-                             info.name, lines, problems)
+        exposure = _exposure(frame["exposure"], is_rate, ~is_rate & ~unknown,
+                             is_rate & (den == 1), info.name, lines, problems)
 
         raw_value = frame["value"]
         has_value = (raw_value != "").to_numpy()
@@ -434,16 +436,19 @@ def _load_results(conn: Connection, info: FileInfo, value_map, catalog: dict[str
     return written
 
 
-def _exposure(raw: pd.Series, is_rate: np.ndarray, needed: np.ndarray, file: str, lines,
-              problems) -> pd.Series:
+def _exposure(raw: pd.Series, is_rate: np.ndarray, other_kind: np.ndarray, needed: np.ndarray,
+              file: str, lines, problems) -> pd.Series:
     """The exposure of each case: a number > 0 for a rate measure (required when the case is
-    counted), empty for every other kind."""
+    counted), empty for every other kind (`other_kind`: rows of known measures that are not
+    rates)."""
     given = (raw != "").to_numpy()
-    well_formed = given & raw.str.fullmatch(_NUMBER).to_numpy(dtype=bool)
+    well_formed = given.copy()
+    if given.any():  # most extracts have no rate measure: no pattern matching for them
+        well_formed[given] = raw[given].str.fullmatch(_NUMBER).to_numpy(dtype=bool)
     exposure = pd.to_numeric(raw.where(well_formed & is_rate, None), errors="coerce")
     numbers = exposure.to_numpy(dtype=float, na_value=np.nan)
     positive = np.isfinite(numbers) & (numbers > 0)
-    _report_each(raw, given & ~is_rate, file, "exposure", lines, problems,
+    _report_each(raw, given & other_kind, file, "exposure", lines, problems,
                  "only for rate measures (kind rate): leave it empty for this measure")
     _report_each(raw, is_rate & given & ~positive, file, "exposure", lines, problems,
                  "a number greater than 0 (the patient-days or admissions of the case, "
