@@ -179,6 +179,21 @@ def test_rate_results_are_stored_with_their_exposure_and_counted(database_url, t
     assert table["suppressed"].iat[0]  # two stays and two events: small cells, not shown
 
 
+def test_the_import_gate_accepts_a_rate_measures_event_counts(database_url, tmp_path):
+    import data_quality
+
+    folder = tmp_path / "gated"
+    folder.mkdir()
+    patients_csv = write_csv(folder / "patients.csv", PATIENT_HEADER, GOOD_PATIENTS)
+    results_csv = write_csv(folder / "results.csv", RESULT_HEADER, GOOD_RATES)
+    summary = import_extract(patients_csv, results_csv, database_url=database_url,
+                             gate=data_quality.gate)  # 2 events in one stay: not a 0/1 error
+    assert summary.results == len(GOOD_RATES)
+    report = data_quality.run_checks(database_url, store=False, engine="gx")
+    numerator = report.result("numerator_0_1")
+    assert numerator.success and numerator.element_count == 2  # the cbp and excluded rows
+
+
 BAD_EXPOSURE = [
     (["P1", "falls_injury", "2025-01", "North", "0", "1", "", ""], "exposure", "''",
      "required for a rate measure when denominator is 1"),
