@@ -6,9 +6,9 @@ chi-square (below 10 events) or Byar limits for rates; difference = group - refe
 reference (Katz log interval; delta method for means; log rate ratio for rates); two-sided p
 from the pooled two-proportion z-test (Welch's t-test for means, the exact conditional
 binomial test for rates). Rates are events / exposure x the unit's multiplier (e.g. per 1,000
-patient-days). A group is flagged when p <= 0.05 and
-it is worse than the reference by a relative difference of at least 10 % in the adverse
-direction (AHRQ National Healthcare Quality and Disparities Report; Keppel & Pearcy).
+patient-days). A group is flagged when p <= 0.05 and it is worse than the reference by a
+relative difference of at least 10 % in the adverse direction (AHRQ National Healthcare
+Quality and Disparities Report; Keppel & Pearcy).
 """
 from __future__ import annotations
 
