@@ -26,6 +26,7 @@ from charts.palette import (
     finish,
     format_count,
     format_difference,
+    format_number,
     format_p_value,
     format_percent,
     format_rate,
@@ -35,6 +36,7 @@ from charts.palette import (
     measure_title,
     names_text,
     rate_scale,
+    scaled,
     subtitle_parts,
     subtitle_text,
     translucent,
@@ -157,7 +159,17 @@ def _tick_label(row: Row) -> str:
 def _counts_text(row: Row, kind: str) -> str:
     if kind == "proportion":
         return f"{format_count(row.numerator)} of {format_count(row.denominator)}"
+    if kind == "rate":
+        return f"{format_count(row.numerator)} events, {format_count(row.denominator)} cases"
     return f"n = {format_count(row.denominator)}"
+
+
+def _column_rate(rate, kind: str, unit: str) -> str:
+    """A rate in the right-hand column: a rate's long unit ("per 1,000 patient-days") is on
+    the axis already, and would not fit."""
+    if kind == "rate":
+        return format_number(scaled(rate, kind, unit), rate_scale(kind, unit).decimals)
+    return format_rate(rate, kind, unit)
 
 
 def _hover(row: Row, kind: str, unit: str, reference_group: str | None) -> str:
@@ -266,7 +278,7 @@ def disparity_dot_chart(table: pd.DataFrame, list_suppressed: bool = True) -> go
             notes.append(dict(
                 x=1, xref="paper", xanchor="left", xshift=8, y=i, yref="y", showarrow=False,
                 align="left", font=dict(size=11), name="value",
-                text=f"{format_rate(row.rate, kind, unit)} \u00b7 {_counts_text(row, kind)}"))
+                text=f"{_column_rate(row.rate, kind, unit)} \u00b7 {_counts_text(row, kind)}"))
         else:
             notes.append(dict(
                 x=0.01, xref="x domain", xanchor="left", y=i, yref="y", showarrow=False,
@@ -274,8 +286,8 @@ def disparity_dot_chart(table: pd.DataFrame, list_suppressed: bool = True) -> go
                 name="suppressed" if row.suppressed else "no cases"))
     notes.append(dict(x=1, xref="paper", xanchor="left", xshift=8, y=1, yref="paper",
                        yanchor="bottom", showarrow=False, align="left",
-                       text="<b>Rate \u00b7 cases</b>" if kind == "proportion"
-                       else "<b>Mean \u00b7 cases</b>", font=dict(size=11), name="value header"))
+                       text="<b>Mean \u00b7 cases</b>" if kind == "mean"
+                       else "<b>Rate \u00b7 cases</b>", font=dict(size=11), name="value header"))
 
     fig.layout.annotations = notes
     fig.update_xaxes(title_text=axis_title(kind, unit), range=_x_range(rows, scale, reference),
@@ -462,10 +474,11 @@ def _panel_title(table: pd.DataFrame, key: str) -> str:
                               if arrow else "")
 
 
-def small_multiples(tables: Mapping[str, pd.DataFrame], columns: int = 3) -> go.Figure:
+def small_multiples(tables: Mapping[str, pd.DataFrame], columns: int = 3,
+                    title: str | None = None) -> go.Figure:
     """Every measure for one stratifier, one panel per measure, groups on shared rows and in
     the same colours as on every other chart. Symbols as on the dot chart; a suppressed group
-    is marked "suppressed" in its panel."""
+    is marked "suppressed" in its panel. `title` replaces "All measures by ..."."""
     if not tables:
         raise ValueError("small_multiples needs at least one table")
     items = list(tables.items())
@@ -532,7 +545,7 @@ def small_multiples(tables: Mapping[str, pd.DataFrame], columns: int = 3) -> go.
         captions.append(UNSTABLE_CAPTION)
     attrs = dict(first.attrs)
     attrs.pop("higher_is_better", None)
-    title = f"All measures by {by_label(by)}"
+    title = title or f"All measures by {by_label(by)}"
     return finish(fig, title=title, subtitle=subtitle_text(attrs), captions=captions,
                   summary=small_multiples_summary(tables), chart="small_multiples",
                   plot_height=plot_height, top=135)

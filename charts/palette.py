@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
-from metrics.disparity import JOIN, SMALL_CELL, UNSTABLE_BELOW
+from metrics.disparity import JOIN, SMALL_CELL, UNSTABLE_BELOW, UNSTABLE_EVENTS_BELOW
 from metrics.strata import STRATIFIERS
 from store.vocabulary import ASKED_NO_ANSWER, MISSING, NOT_KNOWN_GROUPS, UNKNOWN
 
@@ -313,7 +313,8 @@ SUPPRESSED_CAPTION = (
     f"Groups with fewer than {SMALL_CELL[1] + 1} cases are hidden (CMS cell-size rule); "
     "when only one group would be hidden, the next smallest is hidden too, so that no hidden "
     "count can be worked out from the totals.")
-UNSTABLE_CAPTION = (f"Open symbols: fewer than {UNSTABLE_BELOW} cases: interpret with care.")
+UNSTABLE_CAPTION = (f"Open symbols: fewer than {UNSTABLE_BELOW} cases (for a rate, fewer than "
+                    f"{UNSTABLE_EVENTS_BELOW} events): interpret with care.")
 FLAGGED_CAPTION = (
     f"{FLAGGED_GLYPH} Flagged: worse than the reference group with p \u2264 0.05 and a "
     "relative difference of at least 10 % in the adverse direction (AHRQ rule).")

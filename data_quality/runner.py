@@ -292,7 +292,8 @@ def _expectation(gx, check: dict):
 
     kwargs = dict(check["kwargs"])
     if check["where"]:
-        conditions = [Column(name) == value for name, value in check["where"].items()]
+        conditions = [Column(name).is_null() if value is None else Column(name) == value
+                      for name, value in check["where"].items()]
         condition = conditions[0]
         for more in conditions[1:]:
             condition = condition & more
@@ -471,7 +472,8 @@ def _sql_outcome(conn: Connection, check: dict, sample_size: int) -> dict:
             outcome["unexpected_percent"] = 100 * found / rows if rows else None
         return outcome
 
-    where = [table.c[name] == value for name, value in (check["where"] or {}).items()]
+    where = [table.c[name].is_(None) if value is None else table.c[name] == value
+             for name, value in (check["where"] or {}).items()]
     if kind == "expect_column_values_to_match_regex" and conn.dialect.name == "sqlite":
         return _regex_by_distinct_value(conn, table.c[kwargs["column"]], kwargs["regex"],
                                         where, kwargs.get("mostly", 1.0), sample_size)

@@ -15,7 +15,7 @@ Keys of a check:
                 it; inside SQL text `$key` is replaced textually (only values computed here,
                 never user input, are substituted)
   where         optional {column: value}: only rows where every column equals its value count
-                (a GE row_condition)
+                (a GE row_condition); a value None means the column is NULL
   per_row       unexpected_rows_expectation only: the query returns rows of the table, so its
                 count can also be given as a percent of the table's rows. GE puts the batch in
                 place of {batch} as "(SELECT ...) AS subselect", or without an alias when the
@@ -131,10 +131,12 @@ CHECKS: list[dict] = [
                 "WHERE m.measure_id IS NULL"},
      "per_row": True, "critical": True,
      "description": "every result's measure is in the measure catalog"},
+    # A rate measure's case counts its events (any number): its rows carry an exposure.
     {"name": "numerator_0_1", "table": "results", "category": "integrity",
      "expectation": "expect_column_values_to_be_in_set",
-     "kwargs": {"column": "numerator", "value_set": [0, 1]},
-     "critical": True, "description": "numerator is 0 or 1"},
+     "kwargs": {"column": "numerator", "value_set": [0, 1]}, "where": {"exposure": None},
+     "critical": True, "description": "numerator is 0 or 1 (rows without an exposure: every "
+                                      "kind but rate)"},
     {"name": "denominator_0_1", "table": "results", "category": "integrity",
      "expectation": "expect_column_values_to_be_in_set",
      "kwargs": {"column": "denominator", "value_set": [0, 1]},
@@ -142,7 +144,9 @@ CHECKS: list[dict] = [
     {"name": "numerator_le_denominator", "table": "results", "category": "integrity",
      "expectation": "expect_column_pair_values_a_to_be_greater_than_b",
      "kwargs": {"column_A": "denominator", "column_B": "numerator", "or_equal": True},
-     "critical": True, "description": "numerator <= denominator (no met case that is excluded)"},
+     "where": {"exposure": None},
+     "critical": True, "description": "numerator <= denominator (no met case that is excluded; "
+                                      "rows without an exposure)"},
     # completeness of the demographic fields
     *(_complete(column) for column in (
         "race", "ethnicity", "preferred_language", "interpreter_needed", "sex", "birth_year",

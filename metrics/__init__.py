@@ -42,7 +42,7 @@ def stratify(
     measure = measure_definition(measure_id, database_url)
     counts = group_counts(measure_id, names, where, period_from, period_to, database_url)
     table = disparity_table(counts, names, measure["kind"], measure["higher_is_better"],
-                            reference)
+                            reference, multiplier=measure["multiplier"])
     table.attrs.update({
         "measure_id": measure_id,
         "measure_name": measure["name"],

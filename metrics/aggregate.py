@@ -12,8 +12,9 @@ from metrics.strata import stratifier
 from store import access
 from store.engine import get_engine
 from store.schema import measures, patients, results
+from store.vocabulary import rate_multiplier
 
-COUNT_COLUMNS = ("denominator", "numerator", "value_sum", "value_sum_squares")
+COUNT_COLUMNS = ("denominator", "numerator", "value_sum", "value_sum_squares", "exposure")
 _PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 Where = Mapping[str, str | Sequence[str]] | None
@@ -53,7 +54,15 @@ def measure_definition(measure_id: str, database_url: str | None = None) -> dict
         if row is None:
             known = conn.execute(select(measures.c.measure_id).order_by("measure_id")).scalars()
             raise ValueError(f"unknown measure {measure_id!r}; known: {', '.join(known)}")
-    return dict(row)
+    return {**row, "multiplier": multiplier(row["kind"], row["unit"])}
+
+
+def multiplier(kind: str, unit: str | None) -> int:
+    """What a measure's rates are multiplied by: the "per N" of a rate measure's unit (the
+    importer refuses a rate measure without one), 1 for every other kind."""
+    if kind != "rate":
+        return 1
+    return rate_multiplier(unit) or 1
 
 
 def group_counts(
@@ -64,8 +73,9 @@ def group_counts(
     period_to: str | None = None,
     database_url: str | None = None,
 ) -> pd.DataFrame:
-    """Counted cases per group: denominator, numerator, and the sum and sum of squares of
-    `value` (for mean-type measures). Excluded cases (denominator 0) are never counted.
+    """Counted cases per group: denominator, numerator, the sum and sum of squares of
+    `value` (for mean-type measures) and the sum of `exposure` (for rate measures).
+    Excluded cases (denominator 0) are never counted.
     With `measure_id=None`, every measure at once, with a `measure_id` column first.
     Filter values are bound parameters, never pasted into the SQL.
 
@@ -129,6 +139,7 @@ def raw_count_query(measure_id: str | None, by: str | Sequence[str], where: Wher
             func.sum(case((counted, results.c.value))).label("value_sum"),
             func.sum(case((counted, results.c.value * results.c.value))).label(
                 "value_sum_squares"),
+            func.sum(case((counted, results.c.exposure))).label("exposure"),
         )
         .select_from(results.join(patients, patients.c.patient_key == results.c.patient_key))
         .where(counted)
@@ -152,7 +163,7 @@ def _frame(query, names: list[str], database_url: str | None) -> pd.DataFrame:
         frame = pd.DataFrame(conn.execute(query).all(), columns=[*names, *COUNT_COLUMNS])
     for column in ("denominator", "numerator"):
         frame[column] = frame[column].astype("int64")
-    for column in ("value_sum", "value_sum_squares"):
+    for column in ("value_sum", "value_sum_squares", "exposure"):
         frame[column] = frame[column].astype("float64")
     return frame
 

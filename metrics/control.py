@@ -1,4 +1,5 @@
-"""Control charts of a group's monthly rate: p-chart (Laney p' for large denominators).
+"""Control charts of a group's monthly rate: p-chart (Laney p' for large denominators), u-chart
+for events per exposure.
 
 Shewhart p-chart: centre line p = sum(x) / sum(n); limits p -/+ 3 sqrt(p (1 - p) / n_i).
 With large denominators ordinary p-chart limits become so narrow that every month signals
@@ -7,6 +8,11 @@ points estimated from their average moving range / 1.128 (Laney DB. Improved con
 for attributes. Quality Engineering 2002;14:531-537). Signals follow the IHI run-chart and
 control-chart rules: a point beyond a limit; a shift of 8 or more consecutive points on one
 side of the centre line (Provost & Murray, The Health Care Data Guide, 2011).
+
+u-chart (events per unit of exposure, e.g. falls per 1,000 patient-days): centre line
+u = sum(events) / sum(exposure); limits u -/+ 3 sqrt(u / exposure_i), the lower one not below
+0 (Montgomery DC. Introduction to statistical quality control, 7th edn. Wiley; 2013, ch. 7;
+Provost & Murray 2011, ch. 7); Laney's u' widens them by sigma_z as for p'.
 """
 from __future__ import annotations
 
@@ -63,6 +69,29 @@ def p_chart(numerators, denominators, method: str = "auto") -> pd.DataFrame:
     lower = np.clip(centre - SIGMA * sigma, 0, 1)
     upper = np.clip(centre + SIGMA * sigma, 0, 1)
     return _chart(rate, centre, lower, upper, use)
+
+
+def u_chart(events, exposures, multiplier: float = 1, method: str = "auto") -> pd.DataFrame:
+    """Centre line, limits and signals for a series of monthly rates (events per exposure,
+    times `multiplier`). `method`: "u" (Shewhart), "laney" (u'), or "auto" (u' when the mean
+    exposure per point is at least LANEY_FROM, the size rule of the p' chart). Same columns
+    as `p_chart`."""
+    x = np.asarray(events, dtype=float)
+    t = np.asarray(exposures, dtype=float)
+    if method not in ("auto", "u", "laney"):
+        raise ValueError("method must be 'auto', 'u' or 'laney'")
+    exposed = np.where(t > 0, t, np.nan)
+    centre = x.sum() / np.nansum(exposed) if np.nansum(exposed) else math.nan
+    use = method if method != "auto" else (
+        "laney" if np.nanmean(exposed) >= LANEY_FROM else "u")
+    rate = x / exposed
+    sigma = np.sqrt(centre / exposed)
+    if use == "laney":
+        sigma = sigma * _sigma_z((rate - centre) / sigma)
+    lower = np.clip(centre - SIGMA * sigma, 0, None)
+    upper = centre + SIGMA * sigma
+    return _chart(rate * multiplier, centre * multiplier, lower * multiplier,
+                  upper * multiplier, use)
 
 
 def mean_chart(value_sums, value_sums_of_squares, counts) -> pd.DataFrame:

@@ -1,11 +1,14 @@
 """The disparity table: each group's rate compared with a reference group, flagged honestly.
 
-Conventions (docs/methods.md): Wilson intervals for proportions and Student t for means;
-difference = group - reference (Newcombe hybrid score for proportions, Welch for means);
-ratio = group / reference (Katz log interval; delta method for means); two-sided p from the
-pooled two-proportion z-test (Welch's t-test for means). A group is flagged when p <= 0.05 and
-it is worse than the reference by a relative difference of at least 10 % in the adverse
-direction (AHRQ National Healthcare Quality and Disparities Report; Keppel & Pearcy).
+Conventions (docs/methods.md): Wilson intervals for proportions, Student t for means, exact
+chi-square (below 10 events) or Byar limits for rates; difference = group - reference
+(Newcombe hybrid score for proportions, Welch for means, Wald for rates); ratio = group /
+reference (Katz log interval; delta method for means; log rate ratio for rates); two-sided p
+from the pooled two-proportion z-test (Welch's t-test for means, the exact conditional
+binomial test for rates). Rates are events / exposure x the unit's multiplier (e.g. per 1,000
+patient-days). A group is flagged when p <= 0.05 and it is worse than the reference by a
+relative difference of at least 10 % in the adverse direction (AHRQ National Healthcare
+Quality and Disparities Report; Keppel & Pearcy).
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ SIGNIFICANCE = 0.05
 RELATIVE_DIFFERENCE = 0.10  # in the adverse direction
 SMALL_CELL = (1, 10)  # a count in this range is never shown (CMS cell-size policy)
 UNSTABLE_BELOW = 30  # denominators below this are marked unstable (NCHS)
+UNSTABLE_EVENTS_BELOW = 20  # rates on fewer events are marked unstable (NCHS: RSE > 23 %)
 JOIN = " | "  # how a crossed group is written, e.g. "Asian | Spanish"
 
 
@@ -42,12 +46,16 @@ def small_cell(count) -> bool:
 
 
 def primary_suppression(counts: pd.DataFrame, kind: str) -> np.ndarray:
-    """Groups whose numerator, denominator or non-events is a small cell (1 to 10)."""
+    """Groups whose numerator, denominator or non-events is a small cell (1 to 10); for a
+    rate, whose events (numerator) or cases (denominator) are (non-events do not exist)."""
     denominator = counts["denominator"].to_numpy()
     suppressed = (denominator >= SMALL_CELL[0]) & (denominator <= SMALL_CELL[1])
     if kind == "proportion":
         for count in (counts["numerator"].to_numpy(), denominator - counts["numerator"].to_numpy()):
             suppressed |= (count >= SMALL_CELL[0]) & (count <= SMALL_CELL[1])
+    elif kind == "rate":
+        count = counts["numerator"].to_numpy()
+        suppressed |= (count >= SMALL_CELL[0]) & (count <= SMALL_CELL[1])
     return suppressed
 
 
@@ -112,22 +120,30 @@ def choose_reference(labels: list[str], denominator: np.ndarray, rate: np.ndarra
 
 def disparity_table(counts: pd.DataFrame, by: Sequence[str], kind: str,
                     higher_is_better: bool, reference: str = "largest",
-                    confidence: float = 0.95) -> pd.DataFrame:
-    """One row per group from counted cases (see metrics.aggregate.group_counts)."""
+                    confidence: float = 0.95, multiplier: float = 1) -> pd.DataFrame:
+    """One row per group from counted cases (see metrics.aggregate.group_counts).
+
+    For a rate measure (`kind="rate"`) the counts need an `exposure` column; rates, their
+    limits and differences are per `multiplier` units of exposure (`rate_multiplier` of the
+    measure's unit), ratios need none."""
     names = list(by)
     keys = [tuple(stratifier(name).sort_key(str(value)) for name, value in zip(names, row))
             for row in zip(*(counts[name] for name in names))]
     counts = counts.iloc[sorted(range(len(counts)), key=keys.__getitem__)]
     counts = counts.reset_index(drop=True)
     labels = [JOIN.join(map(str, row)) for row in zip(*(counts[name] for name in names))]
+    exposure = (counts["exposure"].tolist() if "exposure" in counts
+                else [math.nan] * len(counts))
     cells = [_Cells(*row) for row in zip(counts["denominator"].tolist(),
                                         counts["numerator"].tolist(),
                                         counts["value_sum"].tolist(),
-                                        counts["value_sum_squares"].tolist())]
+                                        counts["value_sum_squares"].tolist(), exposure)]
     denominator = counts["denominator"].to_numpy()
-    estimates = np.array([_estimate(cell, kind, confidence) for cell in cells],
+    estimates = np.array([_estimate(cell, kind, confidence, multiplier) for cell in cells],
                          dtype=float).reshape(len(cells), 3)
     unstable = denominator < UNSTABLE_BELOW
+    if kind == "rate":
+        unstable |= counts["numerator"].to_numpy() < UNSTABLE_EVENTS_BELOW
     suppressed = complementary_suppression(counts, names, primary_suppression(counts, kind))
 
     position = choose_reference(labels, denominator, estimates[:, 0], suppressed, unstable,
@@ -141,7 +157,7 @@ def disparity_table(counts: pd.DataFrame, by: Sequence[str], kind: str,
     # A hidden reference cannot anchor shown comparisons: its rate would be recoverable.
     usable = base is not None and (position is None or not suppressed[position])
     comparisons = np.array([
-        _compare(cell, base, kind, higher_is_better, confidence)
+        _compare(cell, base, kind, higher_is_better, confidence, multiplier)
         if usable and i != position else (math.nan,) * 7 + (0.0,)
         for i, cell in enumerate(cells)
     ], dtype=float).reshape(len(cells), 8)
@@ -168,6 +184,7 @@ def disparity_table(counts: pd.DataFrame, by: Sequence[str], kind: str,
         ("Overall" if reference == "overall" else None),
         "kind": kind,
         "higher_is_better": higher_is_better,
+        "multiplier": multiplier,
     })
     return table
 
@@ -177,12 +194,20 @@ class _Cells(NamedTuple):
     numerator: float
     value_sum: float
     value_sum_squares: float
+    exposure: float = math.nan
 
 
-def _estimate(cell: _Cells, kind: str, confidence: float) -> tuple[float, float, float]:
+def _estimate(cell: _Cells, kind: str, confidence: float,
+              multiplier: float = 1) -> tuple[float, float, float]:
     n = cell.denominator
     if n == 0:
         return math.nan, math.nan, math.nan
+    if kind == "rate":
+        if not cell.exposure > 0:
+            return math.nan, math.nan, math.nan
+        lower, upper = stats.count_interval(cell.numerator, confidence)
+        scale = multiplier / cell.exposure
+        return cell.numerator * scale, lower * scale, upper * scale
     if kind == "mean":
         mean, sd = stats.mean_from_sums(n, cell.value_sum, cell.value_sum_squares)
         return (mean, *stats.mean_interval(n, mean, sd, confidence))
@@ -190,11 +215,20 @@ def _estimate(cell: _Cells, kind: str, confidence: float) -> tuple[float, float,
 
 
 def _compare(group: _Cells, base: _Cells, kind: str, higher_is_better: bool,
-             confidence: float) -> tuple:
+             confidence: float, multiplier: float = 1) -> tuple:
     n1, n0 = group.denominator, base.denominator
     if n1 == 0 or n0 == 0:
         return (math.nan,) * 7 + (0.0,)
-    if kind == "mean":
+    if kind == "rate":
+        x1, t1, x0, t0 = group.numerator, group.exposure, base.numerator, base.exposure
+        if not (t1 > 0 and t0 > 0):
+            return (math.nan,) * 7 + (0.0,)
+        difference = tuple(value * multiplier
+                           for value in stats.rate_difference(x1, t1, x0, t0, confidence))
+        ratio = stats.rate_ratio(x1, t1, x0, t0, confidence)
+        p_value = stats.rate_p_value(x1, t1, x0, t0)
+        relative = relative_adverse_difference(x1 / t1, x0 / t0, higher_is_better, kind)
+    elif kind == "mean":
         m1, s1 = stats.mean_from_sums(n1, group.value_sum, group.value_sum_squares)
         m0, s0 = stats.mean_from_sums(n0, base.value_sum, base.value_sum_squares)
         difference = stats.mean_difference(n1, m1, s1, n0, m0, s0, confidence)
@@ -213,10 +247,15 @@ def _compare(group: _Cells, base: _Cells, kind: str, higher_is_better: bool,
 
 
 def relative_adverse_difference(rate: float, reference_rate: float,
-                                higher_is_better: bool) -> float:
+                                higher_is_better: bool, kind: str = "proportion") -> float:
     """(adverse_group - adverse_reference) / adverse_reference, on the share who did not get
     the care for a higher-is-better proportion, on the rate itself otherwise (Keppel &
-    Pearcy 2005); positive when the group is worse."""
+    Pearcy 2005); positive when the group is worse. A rate has no complement: when more is
+    better, a group is worse by the share its rate falls short, (reference - rate) / reference."""
+    if kind == "rate" and higher_is_better:
+        if reference_rate == 0:
+            return 0.0
+        return (reference_rate - rate) / reference_rate
     adverse, adverse_reference = ((1 - rate, 1 - reference_rate) if higher_is_better
                                   else (rate, reference_rate))
     if adverse_reference == 0:

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from metrics.aggregate import Where, group_counts, measure_definition
-from metrics.control import mean_chart, p_chart
+from metrics.aggregate import COUNT_COLUMNS, Where, group_counts, measure_definition
+from metrics.control import mean_chart, p_chart, u_chart
 from metrics.disparity import disparity_table
 
 CHART_COLUMNS = ("centre", "lower_limit", "upper_limit", "beyond_limits", "shift", "chart")
@@ -31,12 +31,11 @@ def over_time(
     compared with the same group. Small-cell suppression applies to each month's cells.
     """
     measure = measure_definition(measure_id, database_url)
-    kind, higher = measure["kind"], measure["higher_is_better"]
+    kind, higher, multiplier = measure["kind"], measure["higher_is_better"], measure["multiplier"]
     counts = group_counts(measure_id, [by, "period"], where, period_from, period_to,
                           database_url)
-    whole = disparity_table(counts.groupby(by, as_index=False)[
-        ["denominator", "numerator", "value_sum", "value_sum_squares"]].sum(),
-        [by], kind, higher, reference)
+    whole = disparity_table(counts.groupby(by, as_index=False)[list(COUNT_COLUMNS)].sum(),
+                            [by], kind, higher, reference, multiplier=multiplier)
     anchor = whole.attrs["reference_group"]
     if anchor is None:
         anchor = "overall"
@@ -46,12 +45,14 @@ def over_time(
         present = month[by].astype(str).tolist()
         month_reference = anchor if anchor == "overall" or anchor in present else None
         if month_reference is None:
-            table = disparity_table(month, [by], kind, higher, "largest")
+            table = disparity_table(month, [by], kind, higher, "largest",
+                                    multiplier=multiplier)
             table[["is_reference", "difference", "difference_lower", "difference_upper",
                    "ratio", "ratio_lower", "ratio_upper", "p_value"]] = [False] + [math.nan] * 7
             table["flagged"] = False
         else:
-            table = disparity_table(month, [by], kind, higher, month_reference)
+            table = disparity_table(month, [by], kind, higher, month_reference,
+                                    multiplier=multiplier)
         table.insert(1, "period", month["period"].iat[0])
         months.append(table)
     if not months:
@@ -66,6 +67,9 @@ def over_time(
     for group, rows in counts.sort_values("period").groupby(by, sort=False):
         if kind == "mean":
             figure = mean_chart(rows["value_sum"], rows["value_sum_squares"], rows["denominator"])
+        elif kind == "rate":
+            figure = u_chart(rows["numerator"], rows["exposure"], multiplier,
+                             {"p": "u"}.get(chart, chart))
         else:
             figure = p_chart(rows["numerator"], rows["denominator"], chart)
         figure.insert(0, by, group)
@@ -77,13 +81,23 @@ def over_time(
     hidden_groups = set(whole.loc[whole["suppressed"], by].astype(str))
     whole_hidden = result[by].astype(str).isin(hidden_groups).to_numpy()
     result.loc[whole_hidden, "suppressed"] = True
+    blank = whole_hidden.copy()
+    if kind == "rate":
+        # Rare events: with the months of 1 to 10 events hidden, the months left shown would
+        # be mostly the empty ones and the trend would read as zero. A group with a hidden
+        # month hides its months without events too.
+        short = set(result.loc[result["suppressed"].to_numpy(), by].astype(str))
+        empty = (result["numerator"].fillna(-1).to_numpy() == 0) & result[by].astype(
+            str).isin(short).to_numpy()
+        result.loc[empty, "suppressed"] = True
+        blank |= empty
     numbers = ["denominator", "numerator", "rate", "rate_lower", "rate_upper", "difference",
                "difference_lower", "difference_upper", "ratio", "ratio_lower", "ratio_upper",
                "p_value"]
     for column in numbers:
-        result.loc[whole_hidden, column] = pd.NA if column in ("denominator",
-                                                               "numerator") else np.nan
-    result.loc[whole_hidden, "flagged"] = False
+        result.loc[blank, column] = pd.NA if column in ("denominator",
+                                                        "numerator") else np.nan
+    result.loc[blank, "flagged"] = False
     # A hidden month must not be recoverable from its limits (they depend on its count).
     hidden = result["suppressed"].to_numpy()
     for column in ("lower_limit", "upper_limit"):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from metrics.aggregate import COUNT_COLUMNS, Where, group_counts
+from metrics.aggregate import COUNT_COLUMNS, Where, group_counts, multiplier
 from metrics.disparity import disparity_table, relative_adverse_difference
 from metrics.strata import stratifier
 from store.engine import get_engine
@@ -31,17 +31,23 @@ def largest_gaps(
     reference: str = "largest",
     recent_months: int = 6,
     database_url: str | None = None,
+    kinds: Sequence[str] = ("proportion",),
 ) -> pd.DataFrame:
-    """Every flagged gap of every proportion measure by each stratifier, ordered by excess
-    events: how many patients of the group would have needed a different outcome for the
-    group to match its reference, (reference rate - group rate) x group denominator in the
-    adverse direction. The trend compares the gap in the last `recent_months` months with the
+    """Every flagged gap of every measure of the given kinds by each stratifier, ordered by
+    excess events: how many patients of the group would have needed a different outcome for
+    the group to match its reference, (reference rate - group rate) x group denominator in the
+    adverse direction. For rate measures (`kinds=("rate",)`, the harm events) excess events are
+    the group's events beyond what the reference rate predicts for its exposure,
+    (group rate - reference rate) x group exposure when lower is better; `denominator` counts
+    the group's cases (stays), `numerator` its events, rates are per the unit's multiplier.
+    Proportions and rates are ranked apart by default: excess patients and excess events are
+    not the same unit. The trend compares the gap in the last `recent_months` months with the
     `recent_months` before ("narrowing", "widening", or "no clear change" when the change is
     within its 95 % interval). One GROUP BY per stratifier for all measures at once.
     """
     with get_engine(database_url).connect() as conn:
         catalog = {row.measure_id: row for row in conn.execute(
-            measures.select().where(measures.c.kind == "proportion"))}
+            measures.select().where(measures.c.kind.in_(list(kinds))))}
     found = []
     for name in by:
         stratifier(name)
@@ -60,22 +66,26 @@ def _collapse(cells: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def _flagged(cells, name, measure, reference, recent_months) -> list[dict]:
-    higher = measure.higher_is_better
-    whole = disparity_table(_collapse(cells, name), [name], "proportion", higher, reference)
+    higher, kind = measure.higher_is_better, measure.kind
+    per = multiplier(kind, measure.unit)
+    collapsed = _collapse(cells, name)
+    whole = disparity_table(collapsed, [name], kind, higher, reference, multiplier=per)
     anchor = whole.attrs["reference_group"]
     if anchor is None or not whole["flagged"].any():
         return []
-    reference_row = _reference_counts(cells, name, anchor)
-    reference_rate = reference_row[1] / reference_row[0]
+    reference_rate = _reference_rate(cells, name, anchor, kind, per)
+    # What a case of the group weighs in excess events: one patient, or its exposure.
+    size = (collapsed.set_index(name)["exposure"] / per if kind == "rate"
+            else collapsed.set_index(name)["denominator"])
     months = sorted(cells["period"].unique())
     recent, previous = months[-recent_months:], months[-2 * recent_months:-recent_months]
     rows = []
     for _, row in whole[whole["flagged"]].iterrows():
         group = str(row[name])
         sign = 1 if higher else -1
-        excess = sign * (reference_rate - row["rate"]) * row["denominator"]
-        gap_previous = _gap(cells, name, group, anchor, previous, higher)
-        gap_recent = _gap(cells, name, group, anchor, recent, higher)
+        excess = sign * (reference_rate - row["rate"]) * size[row[name]]
+        gap_previous = _gap(cells, name, group, anchor, previous, measure)
+        gap_recent = _gap(cells, name, group, anchor, recent, measure)
         rows.append({
             "measure_id": measure.measure_id,
             "measure_name": measure.name,
@@ -93,7 +103,7 @@ def _flagged(cells, name, measure, reference, recent_months) -> list[dict]:
             "difference_upper": row["difference_upper"],
             "p_value": row["p_value"],
             "relative_difference": relative_adverse_difference(row["rate"], reference_rate,
-                                                               higher),
+                                                               higher, kind),
             "excess_events": excess,
             "gap_previous": gap_previous[0],
             "gap_recent": gap_recent[0],
@@ -103,15 +113,17 @@ def _flagged(cells, name, measure, reference, recent_months) -> list[dict]:
     return rows
 
 
-def _reference_counts(cells, name, anchor) -> tuple[int, int]:
+def _reference_rate(cells, name, anchor, kind, per) -> float:
     if anchor == "Overall":
         chosen = cells
     else:
         chosen = cells[cells[name].astype(str) == anchor]
-    return int(chosen["denominator"].sum()), int(chosen["numerator"].sum())
+    if kind == "rate":
+        return chosen["numerator"].sum() / chosen["exposure"].sum() * per
+    return chosen["numerator"].sum() / chosen["denominator"].sum()
 
 
-def _gap(cells, name, group, anchor, months, higher) -> tuple[float, float]:
+def _gap(cells, name, group, anchor, months, measure) -> tuple[float, float]:
     """The group's difference from the reference over some months, and its standard error,
     or NaN when either side is suppressed or absent there."""
     if not months:
@@ -120,8 +132,10 @@ def _gap(cells, name, group, anchor, months, higher) -> tuple[float, float]:
     present = set(window[name].astype(str))
     if group not in present or (anchor != "Overall" and anchor not in present):
         return math.nan, math.nan
-    table = disparity_table(_collapse(window, name), [name], "proportion", higher,
-                            "overall" if anchor == "Overall" else anchor)
+    table = disparity_table(_collapse(window, name), [name], measure.kind,
+                            measure.higher_is_better,
+                            "overall" if anchor == "Overall" else anchor,
+                            multiplier=multiplier(measure.kind, measure.unit))
     row = table[table[name].astype(str) == group].iloc[0]
     if row["suppressed"] or math.isnan(row["difference"]):
         return math.nan, math.nan

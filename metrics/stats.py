@@ -9,7 +9,9 @@ names the method and its published reference. The project's conventions (see doc
 - counts: exact (chi-square) limits below 10 events, Byar's approximation from 10 events;
 - comparison with a reference group: difference with Newcombe's hybrid score interval, ratio with
   the Katz log interval, two-sided p-value from the pooled two-proportion z-test; for means,
-  Welch's t (difference and p-value) and a log-scale delta-method ratio.
+  Welch's t (difference and p-value) and a log-scale delta-method ratio; for rates (events
+  per person-time), the Wald rate difference and log rate ratio and the exact conditional
+  (binomial) test.
 
 Every function takes plain Python or numpy scalars and returns Python floats. A missing input
 (``None`` or NaN) gives NaN results rather than an error, as PHEindicatormethods returns NA, so a
@@ -37,6 +39,7 @@ __all__ = [
     "proportion_interval",
     "proportion_ratio",
     "rate_difference",
+    "rate_p_value",
     "rate_ratio",
     "two_proportion_p_value",
     "welch_p_value",
@@ -321,6 +324,29 @@ def rate_difference(x1, t1, x0, t0, confidence=0.95) -> tuple[float, float, floa
     difference = c1 / time1 - c0 / time0
     half_width = _z(level) * math.sqrt(c1 / time1**2 + c0 / time0**2)
     return difference, difference - half_width, difference + half_width
+
+
+def rate_p_value(x1, t1, x0, t0) -> float:
+    """Two-sided p-value of the conditional (exact binomial) test of equal Poisson rates.
+
+    Given the ``N = x1 + x0`` events of both groups, under equal rates ``x1`` is binomial with
+    ``N`` trials and probability ``t1 / (t1 + t0)``; the p-value sums the probabilities of
+    every outcome no more likely than the one observed (scipy ``binomtest``, the "minlike"
+    two-sided rule). Exact for the rare events of safety measures, and defined when either
+    count is 0, unlike the Wald test on the log rate ratio (Breslow NE, Day NE. Statistical
+    methods in cancer research, volume II. IARC Scientific Publications No. 82; 1987,
+    section 2.5; Rothman, Greenland & Lash, Modern Epidemiology, 3rd edn, 2008, ch. 14).
+    With no events in either group nothing differs: the p-value is 1.
+    """
+    c1, time1, c0, time0 = _rates(x1, t1, x0, t0)
+    if _any_nan(c1, time1, c0, time0):
+        return NAN
+    total = c1 + c0
+    if total == 0:
+        return 1.0
+    if c1 != int(c1) or c0 != int(c0):
+        raise ValueError(f"the exact test needs whole event counts, got x1={x1!r}, x0={x0!r}")
+    return float(stats.binomtest(int(c1), int(total), time1 / (time1 + time0)).pvalue)
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ if catalog.empty:
     st.info("No measure has counted cases yet: load data first (see What is loaded).")
     st.stop()
 names = dict(zip(catalog["measure_id"], catalog["name"]))
+kinds = dict(zip(catalog["measure_id"], catalog["kind"]))
 stratifiers = [name for name in STRATIFIERS if name != "period"]
 label = {name: STRATIFIERS[name].label for name in stratifiers}
 FILTERS = {"payer": "Payer", "age_group": "Age group", "sex": "Sex",
@@ -85,7 +86,9 @@ with tabs[0]:
     if tabs[0].open is not False:
         show_chart(charts.disparity_dot_chart(table), key="dot_chart")
         st.write(charts.disparity_summary(table))
-        if st.session_state["adjust"] == "age-adjusted" and len(by) == 1:
+        if st.session_state["adjust"] == "age-adjusted" and kinds[measure_id] != "proportion":
+            st.info("Age adjustment is computed for proportion measures only.")
+        elif st.session_state["adjust"] == "age-adjusted" and len(by) == 1:
             adjusted = data.age_adjusted(version, measure_id, by[0], where,
                                          filters.period_from, filters.period_to)
             st.markdown("**Crude and age-adjusted rates**")
@@ -112,7 +115,9 @@ with tabs[2]:
         else:
             st.info("Control charts are drawn for one stratifier at a time.")
 with tabs[3]:
-    if tabs[3].open is not False:
+    if tabs[3].open is not False and kinds[measure_id] != "proportion":
+        st.info("Shares of patients and of outcomes are drawn for proportion measures only.")
+    elif tabs[3].open is not False:
         show_chart(charts.share_chart(table), key="share_chart")
         st.write(charts.share_summary(table))
 with tabs[4]:

@@ -80,17 +80,18 @@ ESTABLISHED_SHARE = 0.70  # already in care when the extract starts (first seen 
 YEARLY_CASE_SHARE = 0.90  # chance an eligible patient has the year's screening/control case
 
 # Kinds of event; each yields one case of each of its measures (same patient, month, site).
+# An admission also yields one case of each harm measure (gt.HARM_MEASURES, see `_harm`).
 HTN, DM, BCS, COL, ADMISSION, ED, DELIVERY, VISIT = range(8)
 KIND_MEASURES = {
     HTN: ("cbp", "sbp_mean"), DM: ("gsd_poor",), BCS: ("bcs_e",), COL: ("col_e",),
-    ADMISSION: ("readmit_30d", "sdoh_screen", "falls_injury"), ED: ("ed_analgesia",),
+    ADMISSION: ("readmit_30d", "sdoh_screen"), ED: ("ed_analgesia",),
     DELIVERY: ("ppc_timely", "smm"), VISIT: ("interpreter_use",),
 }
 # Age at the case (year of the period minus birth year, as HEDIS and metrics.strata count it).
 MEASURE_AGES = {
     "cbp": (18, 85), "sbp_mean": (18, 85), "gsd_poor": (18, 75), "bcs_e": (50, 74),
     "col_e": (45, 75), "ppc_timely": (15, 49), "smm": (15, 49), "readmit_30d": (18, 200),
-    "sdoh_screen": (18, 200), "falls_injury": (0, 200), "ed_analgesia": (0, 200),
+    "sdoh_screen": (18, 200), "ed_analgesia": (0, 200),
     "interpreter_use": (0, 200),
 }
 FEMALE_ONLY = ("bcs_e", "ppc_timely", "smm")
@@ -98,7 +99,7 @@ FEMALE_ONLY = ("bcs_e", "ppc_timely", "smm")
 PATIENT_COLUMNS = ("patient_id", "birth_year", "sex", "race", "ethnicity", "preferred_language",
                    "interpreter_needed", "payer", "adi_decile")
 RESULT_COLUMNS = ("patient_id", "measure_id", "period", "site", "numerator", "denominator",
-                  "value")
+                  "value", "exposure")
 LAB_COLUMNS = ("patient_id", "date", "test", "value", "unit")
 # Feed styles: how a patient's race/ethnicity/language reached the extract.
 CANONICAL, CDC, CDC_LOWER, LOCAL = range(4)
@@ -235,12 +236,13 @@ class _Model:
     # results: one token per (measure, month, site, outcome) and per (month, site, SBP value)
     result_tokens: np.ndarray
     value_base: int
+    harm_prefixes: np.ndarray  # "measure,period,site," by (harm measure, month, site)
 
     @classmethod
     def build(cls, end_period: str, months: int, patients: int) -> _Model:
         catalog = gt.load_catalog()
         modelled = [m for kind in KIND_MEASURES.values() for m in kind]
-        missing = [m for m in modelled if m not in catalog]
+        missing = [m for m in (*modelled, *gt.HARM_MEASURES) if m not in catalog]
         if missing:
             raise ValueError(f"measures the generator plants are not in {gt.CATALOG_PATH}: "
                              + ", ".join(missing))
@@ -300,12 +302,14 @@ class _Model:
         # Result tokens: everything after "patient_id," up to the end of the line.
         site_fields = [_csv_field(s) for s in sites]
         outcome_fields = ("0,0,", "0,1,", "1,1,")  # excluded, not met, met
-        table = [f"{m},{p},{s},{o}\n" for m in measure_ids for p in window
+        table = [f"{m},{p},{s},{o},\n" for m in measure_ids for p in window
                  for s in site_fields for o in outcome_fields]
         low, high = gt.SBP_LIMITS
         value_base = len(table)
-        table += [f"sbp_mean,{p},{s},0,1,{v}\n" for p in window for s in site_fields
+        table += [f"sbp_mean,{p},{s},0,1,{v},\n" for p in window for s in site_fields
                   for v in range(low, high + 1)]
+        harm_prefixes = [f"{m},{p},{s}," for m in gt.HARM_MEASURES for p in window
+                         for s in site_fields]
 
         gap = np.zeros(months, dtype=bool)
         gap[[window.index(p) for p in gt.language_gap_periods(end_period, months)]] = True
@@ -355,6 +359,7 @@ class _Model:
             id_format=f"P%0{max(7, len(str(patients)))}d,".encode(),
             result_tokens=_tokens(table),
             value_base=value_base,
+            harm_prefixes=_tokens(harm_prefixes),
         )
 
 
@@ -528,8 +533,6 @@ def _block(rng: np.random.Generator, first: int, n: int, m: _Model,
                                  for s in gt.SITE_NAMES])[row_site],
         "interpreter_use": np.array([gt.INTERPRETER_USE.get(s, gt.INTERPRETER_USE["default"])
                                      for s in gt.SITE_NAMES])[row_site],
-        "falls_injury": np.where(age_at >= 75, gt.FALLS_INJURY["75+"],
-                                 gt.FALLS_INJURY["under 75"]),
     }
     ed = np.array([gt.ED_ANALGESIA[g] for g in (*gt.RACES, gt.HISPANIC)])[race_eth[p]]
     by_language = gt.ED_ANALGESIA_HISPANIC_BY_LANGUAGE
@@ -558,6 +561,12 @@ def _block(rng: np.random.Generator, first: int, n: int, m: _Model,
     parts[0::2] = ids[p[order]]
     parts[1::2] = m.result_tokens[token[order]]
     results_text = b"".join(parts.tolist())
+    stays = np.flatnonzero(ev_kind == ADMISSION)
+    stay_p = ev_p[stays]
+    harm_text, harm_rows = _harm(
+        rng, m, ids[stay_p], ev_month[stays], m.inpatient_site[site[stay_p]],
+        m.month_year[ev_month[stays]] - birth_year[stay_p], race[stay_p] == black,
+        language[stay_p] != english)
 
     t = m.simple_tokens
     columns = (
@@ -578,7 +587,47 @@ def _block(rng: np.random.Generator, first: int, n: int, m: _Model,
         # A child stream: drawing the labs leaves every other file's draws as they were.
         labs.add(rng.spawn(1)[0], ids, age, birth_year, sex == female, race == black,
                  diabetes, hypertension, first_seen, m.months)
-    return b"".join(table.ravel().tolist()), results_text, len(order)
+    return (b"".join(table.ravel().tolist()), results_text + harm_text,
+            len(order) + harm_rows)
+
+
+def _harm(rng, m: _Model, ids: np.ndarray, month: np.ndarray, row_site: np.ndarray,
+          age_at: np.ndarray, black: np.ndarray, not_english: np.ndarray) -> tuple[bytes, int]:
+    """The harm-event cases of each stay: one row per harm measure with the stay's events
+    (Poisson) and exposure (patient-days; 1 admission for complaints), after the rates of
+    sample_data.ground_truth. Drawn after everything else of the block, so the other
+    measures' cases do not depend on it."""
+    stays = len(ids)
+    if stays == 0:
+        return b"", 0
+    mean_days = np.where(age_at >= 65, gt.LENGTH_OF_STAY["65+"], gt.LENGTH_OF_STAY["under 65"])
+    days = 1 + rng.poisson(mean_days - 1)
+    per_unit = {
+        "falls_injury": np.where(age_at >= 75, gt.FALLS_INJURY["75+"],
+                                 gt.FALLS_INJURY["under 75"]),
+        "pressure_injury": np.where(black, gt.PRESSURE_INJURY[gt.BLACK],
+                                    gt.PRESSURE_INJURY["default"]),
+        "adverse_drug_events": np.where(not_english, gt.ADVERSE_DRUG_EVENTS["other"],
+                                        gt.ADVERSE_DRUG_EVENTS["English"]),
+        "restraint_use": np.where(black, gt.RESTRAINT_USE[gt.BLACK],
+                                  gt.RESTRAINT_USE["default"]),
+        "complaints": np.where(not_english, gt.COMPLAINTS["other"], gt.COMPLAINTS["English"]),
+    }
+    exposure = np.array([np.ones(stays, dtype=int) if measure_id == "complaints" else days
+                         for measure_id in gt.HARM_MEASURES])
+    rate = np.array([per_unit[measure_id] for measure_id in gt.HARM_MEASURES])
+    events = rng.poisson(rate * exposure)
+    # The rest of each line after "measure,period,site,": one token per (events, exposure).
+    most_days = int(exposure.max())
+    tails = _tokens(f"{e},1,,{d}\n" for e in range(int(events.max()) + 1)
+                    for d in range(most_days + 1))
+    measure = np.arange(len(gt.HARM_MEASURES))[:, None]
+    prefix = (measure * m.months + month[None, :]) * m.n_sites + row_site[None, :]
+    parts = np.empty((stays, len(gt.HARM_MEASURES), 3), dtype=object)
+    parts[:, :, 0] = ids[:, None]
+    parts[:, :, 1] = m.harm_prefixes[prefix].T
+    parts[:, :, 2] = tails[(events * (most_days + 1) + exposure).T]
+    return b"".join(parts.ravel().tolist()), stays * len(gt.HARM_MEASURES)
 
 
 # --- creatinine results (labs.csv), for the eGFR impact analysis ----------------------------

@@ -87,7 +87,9 @@ SITES = (
 SITE_NAMES = tuple(site["name"] for site in SITES)
 
 # Measures whose case happens where the patient is admitted, seen in the ED or delivers.
-INPATIENT_MEASURES = ("readmit_30d", "sdoh_screen", "falls_injury", "ed_analgesia", "smm")
+HARM_MEASURES = ("falls_injury", "pressure_injury", "adverse_drug_events", "restraint_use",
+                 "complaints")  # rate measures: events of each stay (sample_data/README.md)
+INPATIENT_MEASURES = ("readmit_30d", "sdoh_screen", "ed_analgesia", "smm", *HARM_MEASURES)
 
 # --- planted rates ------------------------------------------------------------------------
 # CBP and sbp_mean come from one systolic reading per case: controlled when SBP < 140. The
@@ -152,13 +154,32 @@ BCS_E_OVERALL = 0.76  # what the payer mix of eligible women adds up to (about)
 PPC_TIMELY = 0.80  # the same for everyone: a measure with no planted effect at all
 SDOH_SCREEN = {"default": 0.82, NORTHGATE: 0.35}
 INTERPRETER_USE = {"default": 0.80, WESTLAKE: 0.40}
-FALLS_INJURY = {"under 75": 0.005, "75+": 0.015}  # by age at the case; nothing else matters
+# --- harm events: one case per stay (admission) with its patient-days as exposure ---------
+# Mean patient-days of a stay by age at the stay (at least 1 day): US stays average about 4.5
+# to 5.5 days (HCUP, unverified here).
+LENGTH_OF_STAY = {"under 65": 3.8, "65+": 5.2}
+# Events per patient-day. Falls depend on age only (age is drawn independently of race): the
+# null finding by race stays a clean one. About 0.5-1 falls with injury per 1,000
+# patient-days is the usual NDNQI range (unverified here); the age step is synthetic.
+FALLS_INJURY = {"under 75": 0.0008, "75+": 0.0025}
+# Black patients more often develop hospital-acquired pressure injuries (reported in the
+# wound-care literature; size synthetic, unverified).
+PRESSURE_INJURY = {"default": 0.0012, BLACK: 0.0020}
+# Patients whose preferred language is not English: adverse events more often, and more
+# often harmful (Divi et al., Int J Qual Health Care 2007; the size here is synthetic).
+ADVERSE_DRUG_EVENTS = {"English": 0.004, "other": 0.008}
+# Black patients are physically restrained more often (Carreras Tartak et al., Acad Emerg
+# Med 2021, in emergency departments, adjusted OR about 1.2; size synthetic, unverified).
+RESTRAINT_USE = {"default": 0.006, BLACK: 0.009}
+# Complaints per admission (exposure 1 per stay): higher where language is a barrier
+# (synthetic, unverified).
+COMPLAINTS = {"English": 0.015, "other": 0.030}
 
 # Excluded cases (denominator 0, numerator 0, no value): hospice, ESRD, mastectomy, transfers...
 EXCLUDED_SHARE = {
     "cbp": 0.03, "gsd_poor": 0.02, "bcs_e": 0.01, "col_e": 0.015, "ppc_timely": 0.01,
     "readmit_30d": 0.04, "ed_analgesia": 0.01, "smm": 0.005, "sdoh_screen": 0.02,
-    "interpreter_use": 0.0, "falls_injury": 0.0,
+    "interpreter_use": 0.0, **{measure_id: 0.0 for measure_id in HARM_MEASURES},
 }
 EXCLUDED_SHARE["sbp_mean"] = EXCLUDED_SHARE["cbp"]  # one reading: excluded for both or neither
 
@@ -239,7 +260,7 @@ def relative_adverse_difference(measure_id: str, rate: float, reference_rate: fl
     """Keppel & Pearcy: on 1 - rate when higher is better, on the rate (or mean) otherwise."""
     row = load_catalog()[measure_id]
     higher = row["higher_is_better"].strip().lower() == "true"
-    if row["kind"] == "mean":
+    if row["kind"] in ("mean", "rate"):
         sign = -1 if higher else 1
         return sign * (rate - reference_rate) / abs(reference_rate)
     adverse, reference = (1 - rate, 1 - reference_rate) if higher else (rate, reference_rate)
@@ -352,7 +373,25 @@ def planted_effects(end_period: str = END_PERIOD, months: int = MONTHS) -> list[
         "Synthetic: one hospital has not rolled out the SDOH-1 screening workflow",
         "Race and payer differences in screening follow from who is admitted to Northgate.")
     add("falls_age", "falls_injury", "age_group", "75+", "45-64", FALLS_INJURY["75+"],
-        FALLS_INJURY["under 75"], {}, "flagged", "Synthetic (unverified)")
+        FALLS_INJURY["under 75"], {}, "flagged", "Synthetic (unverified)",
+        "Rates are per patient-day here; the dashboard shows them per 1,000 patient-days. "
+        "At 20,000 patients the falls of patients aged 45-64 are a small cell.",
+        min_patients=100_000)
+    add("pressure_black_white", "pressure_injury", "race", BLACK, WHITE, PRESSURE_INJURY[BLACK],
+        PRESSURE_INJURY["default"], {}, "flagged", "Synthetic (unverified)",
+        "Rare events: visible from about 100,000 patients.", min_patients=100_000)
+    add("ade_spanish_english", "adverse_drug_events", "preferred_language", "Spanish",
+        "English", ADVERSE_DRUG_EVENTS["other"], ADVERSE_DRUG_EVENTS["English"], {},
+        "flagged", "Divi et al., Int J Qual Health Care 2007 (direction; size synthetic)",
+        "Every language other than English has the higher rate; Spanish is the largest such "
+        "group.", min_patients=60_000)
+    add("restraint_black_white", "restraint_use", "race", BLACK, WHITE, RESTRAINT_USE[BLACK],
+        RESTRAINT_USE["default"], {}, "flagged",
+        "Carreras Tartak et al., Acad Emerg Med 2021 (direction; size synthetic, unverified)",
+        min_patients=60_000)
+    add("complaints_spanish_english", "complaints", "preferred_language", "Spanish", "English",
+        COMPLAINTS["other"], COMPLAINTS["English"], {}, "flagged", "Synthetic (unverified)",
+        "Per admission.", min_patients=60_000)
 
     add("falls_race_null", "falls_injury", "race", BLACK, WHITE, None, None, {}, "null",
         "Synthetic: no race effect planted",

@@ -110,12 +110,13 @@ def export_table(rendered: Rendered) -> ExportTable:
 def _groups_table(table: pd.DataFrame, by: list[str]) -> ExportTable:
     word, rate_unit, diff_unit, scale = _units(table.attrs)
     m, d = scale.multiplier, scale.decimals + 2
-    proportion = (table.attrs.get("kind") or "proportion") == "proportion"
+    kind = table.attrs.get("kind") or "proportion"
+    with_events = kind in ("proportion", "rate")  # a rate's events are counted too
     headers = [stratifier_label(name) for name in by] + ["Cases"]
     formats = ["text"] * len(by) + ["count"]
-    if proportion:
+    if with_events:
         headers.append("Met the measure" if table.attrs.get("higher_is_better", True)
-                       else "Events")
+                       and kind == "proportion" else "Events")
         formats.append("count")
     headers += [_header(word, rate_unit), "95 % CI lower", "95 % CI upper", "Reference group",
                 _header("Difference from reference", diff_unit), "Difference 95 % CI lower",
@@ -126,7 +127,7 @@ def _groups_table(table: pd.DataFrame, by: list[str]) -> ExportTable:
     rows = []
     for record in table.to_dict("records"):
         row = [str(record[name]) for name in by] + [_count(record["denominator"])]
-        if proportion:
+        if with_events:
             row.append(_count(record["numerator"]))
         row += [_num(_scaled(record["rate"], m), d), _num(_scaled(record["rate_lower"], m), d),
                 _num(_scaled(record["rate_upper"], m), d), _yes(record["is_reference"]),
@@ -152,12 +153,13 @@ def _decimals(formats: list[str], decimals: int) -> dict[int, int]:
 def _monthly_table(table: pd.DataFrame, by: str, control: bool) -> ExportTable:
     word, rate_unit, diff_unit, scale = _units(table.attrs)
     m, d = scale.multiplier, scale.decimals + 2
-    proportion = (table.attrs.get("kind") or "proportion") == "proportion"
+    kind = table.attrs.get("kind") or "proportion"
+    with_events = kind in ("proportion", "rate")  # a rate's events are counted too
     headers = [stratifier_label(by), "Month", "Cases"]
     formats = ["text", "text", "count"]
-    if proportion:
+    if with_events:
         headers.append("Met the measure" if table.attrs.get("higher_is_better", True)
-                       else "Events")
+                       and kind == "proportion" else "Events")
         formats.append("count")
     if control:
         headers += [_header(word, rate_unit), "Centre line", "Lower control limit",
@@ -173,7 +175,7 @@ def _monthly_table(table: pd.DataFrame, by: str, control: bool) -> ExportTable:
     rows = []
     for record in table.to_dict("records"):
         row = [str(record[by]), str(record["period"]), _count(record["denominator"])]
-        if proportion:
+        if with_events:
             row.append(_count(record["numerator"]))
         if control:
             row += [_num(_scaled(record.get(c), m), d)

@@ -50,7 +50,7 @@ from store.schema import import_batches, metadata, patients, results
 # Stratifiers that come from the results row itself are key columns of their own.
 _KEYS = ("measure_id", "period", "site")
 LABELLED = tuple(name for name in labels.EXPRESSIONS if name not in _KEYS)
-SUMS = ("denominator", "numerator", "value_sum", "value_sum_squares")
+SUMS = ("denominator", "numerator", "value_sum", "value_sum_squares", "exposure")
 
 
 def _label_column(name: str) -> Column:
@@ -68,6 +68,7 @@ result_counts = Table(
     Column("numerator", Integer, nullable=False),
     Column("value_sum", Float),
     Column("value_sum_squares", Float),
+    Column("exposure", Float),  # rate measures: summed patient-days or admissions
     # One row per cell; the key starts with what every request filters on (a measure and a
     # period range). On SQLite the table is stored in key order (WITHOUT ROWID), so such a
     # request reads one contiguous stretch of it.
@@ -120,6 +121,7 @@ def counts_select():
             func.sum(results.c.numerator).label("numerator"),
             func.sum(results.c.value).label("value_sum"),
             func.sum(results.c.value * results.c.value).label("value_sum_squares"),
+            func.sum(results.c.exposure).label("exposure"),
         )
         .select_from(results.join(patients, patients.c.patient_key == results.c.patient_key))
         .where(results.c.denominator == 1)
@@ -231,7 +233,7 @@ class CountBuilder:
 
     def add_results(self, patient_key: np.ndarray, measure_id: pd.Series, period: pd.Series,
                     site: pd.Series, numerator: np.ndarray, denominator: np.ndarray,
-                    value: pd.Series) -> None:
+                    value: pd.Series, exposure=None) -> None:
         """Checked results as stored (`patient_key` of patients already added)."""
         if self._profile is None:
             self._patients_done()
@@ -243,6 +245,8 @@ class CountBuilder:
         years = np.array([float(month[:4]) for month in self._periods.codes])  # a few dozen
         year = years[period_codes]
         numbers = np.asarray(value, dtype=float)[counted]
+        exposures = (np.full(len(keys), np.nan) if exposure is None
+                     else np.asarray(exposure, dtype=float)[counted])
         chunk = pd.DataFrame({
             "measure": self._measures(measure_id[counted]),
             "period": period_codes,
@@ -253,6 +257,7 @@ class CountBuilder:
             "numerator": np.asarray(numerator, dtype=np.int32)[counted],
             "value_sum": numbers,
             "value_sum_squares": numbers * numbers,
+            "exposure": exposures,
         })
         self._partial.append(self._added(chunk))
         self._partial_rows += len(self._partial[-1])

@@ -88,8 +88,27 @@ def ensure_schema(url: str | None = None) -> Engine:
     engine = get_engine(url)
     with engine.begin() as conn:
         metadata.create_all(conn, checkfirst=True)
+        _add_columns(conn)
         audit.protect(conn)
     return engine
+
+
+def _add_columns(conn) -> None:
+    """Add the nullable columns of `ADDED_COLUMNS` that an older database lacks (both
+    dialects accept ALTER TABLE ... ADD COLUMN for a nullable column)."""
+    from store.schema import ADDED_COLUMNS
+
+    inspector = inspect(conn)
+    tables = set(inspector.get_table_names())
+    for table_name, column_name in ADDED_COLUMNS:
+        if table_name not in tables or table_name not in metadata.tables:
+            continue
+        present = {column["name"] for column in inspector.get_columns(table_name)}
+        if column_name in present:
+            continue
+        column = metadata.tables[table_name].c[column_name]
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {column_name} {kind}")
 
 
 def schema_exists(url: str | None = None) -> bool:

@@ -36,7 +36,7 @@ PATIENT_REQUIRED = (
 )
 PATIENT_OPTIONAL = ("adi_decile",)
 RESULT_REQUIRED = ("patient_id", "measure_id", "period", "site", "numerator", "denominator")
-RESULT_OPTIONAL = ("value",)
+RESULT_OPTIONAL = ("value", "exposure")
 MEASURE_REQUIRED = ("measure_id", "name", "kind", "higher_is_better")
 MEASURE_OPTIONAL = ("unit", "description")
 VALUE_MAP_REQUIRED = ("column", "local_value", "standard_value")
@@ -55,6 +55,8 @@ MAPPABLE = ("race", "ethnicity", "sex", "payer", "interpreter_needed", "preferre
             "site", "measure_id")
 
 BIRTH_YEAR_RANGE = (1850, 2100)
+# Events of one case of a rate measure: the results table's numerator is a SmallInteger.
+MAX_EVENTS = 32_767
 # ASCII digits only: a regex's \d also takes full-width and other scripts' digits (１９８０).
 _INTEGER = r"[+-]?[0-9]+"
 _PERIOD = r"[0-9]{4}-(0[1-9]|1[0-2])"
@@ -293,7 +295,10 @@ def _read_measures(info: FileInfo, problems: Problems) -> dict[str, dict]:
                 problems.add(info.name, line, "name", "", "must not be empty")
             kind = row["kind"].lower()
             if kind not in vocabulary.MEASURE_KINDS:
-                problems.add(info.name, line, "kind", row["kind"], "one of: proportion, mean")
+                problems.add(info.name, line, "kind", row["kind"],
+                             "one of: " + ", ".join(vocabulary.MEASURE_KINDS))
+            elif kind == "rate" and vocabulary.rate_multiplier(row["unit"]) is None:
+                problems.add(info.name, line, "unit", row["unit"], vocabulary.RATE_UNIT_RULE)
             higher = booleans.get(row["higher_is_better"].lower())
             if higher is None:
                 problems.add(info.name, line, "higher_is_better", row["higher_is_better"],
@@ -366,6 +371,7 @@ def _load_results(conn: Connection, info: FileInfo, value_map, catalog: dict[str
                   builder: counts.CountBuilder) -> int:
     written = 0
     mean_measures = {m for m, row in catalog.items() if row["kind"] == "mean"}
+    rate_measures = {m for m, row in catalog.items() if row["kind"] == "rate"}
     # Keys are 1..N in the order the patients were read: a hash index of the ids, built
     # once, gives each result's key (Series.map(dict) would rebuild it for every chunk).
     known_ids = None if keys is None else pd.Index(list(keys), dtype=object)
@@ -400,17 +406,34 @@ def _load_results(conn: Connection, info: FileInfo, value_map, catalog: dict[str
         _too_long(frame["site"], info.name, "site", lines, problems)
 
         is_mean = measure_id.isin(mean_measures).to_numpy()
+        is_rate = measure_id.isin(rate_measures).to_numpy()
         numerator = frame["numerator"].where(~(is_mean & (frame["numerator"] == "")), "0")
-        bad_num = ~numerator.isin(("0", "1")).to_numpy()
-        _report_each(numerator, bad_num, info.name, "numerator", lines, problems, "0 or 1")
+        events_rule = f"a whole number of events from 0 to {MAX_EVENTS:,} (rate measure)"
+        # Checked only where a rate measure is: an extract without one pays nothing.
+        events = (_integers(numerator.where(is_rate, ""), info.name, "numerator", lines,
+                            problems, (0, MAX_EVENTS), events_rule) if is_rate.any()
+                  else pd.Series(pd.NA, index=frame.index, dtype="Int64"))
+        bad_events = is_rate & events.isna().to_numpy()
+        _report_each(numerator, bad_events & (numerator == "").to_numpy(), info.name,
+                     "numerator", lines, problems, "required: " + events_rule)
+        bad_num = np.where(is_rate, bad_events, ~numerator.isin(("0", "1")).to_numpy())
+        _report_each(numerator, bad_num & ~is_rate, info.name, "numerator", lines, problems,
+                     "0 or 1")
         bad_den = ~frame["denominator"].isin(("0", "1")).to_numpy()
         _report_each(frame["denominator"], bad_den, info.name, "denominator", lines, problems,
                      "0 or 1 (0 = excluded case)")
-        num = np.where(bad_num, 0, numerator.to_numpy() == "1").astype(np.int8)
+        num = np.where(bad_num, 0, np.where(is_rate, events.fillna(0).to_numpy(dtype=np.int64),
+                                            numerator.to_numpy() == "1")).astype(np.int16)
         den = np.where(bad_den, 0, frame["denominator"].to_numpy() == "1").astype(np.int8)
-        over = ~bad_num & ~bad_den & (num > den)
-        _report_each(frame["numerator"], over, info.name, "numerator", lines, problems,
-                     "numerator cannot be 1 when denominator is 0")
+        # Any kind: an excluded case counts no event (a rate's case may count several).
+        over = ~bad_num & ~bad_den & (num > 0) & (den == 0)
+        _report_each(frame["numerator"], over & ~is_rate, info.name, "numerator", lines,
+                     problems, "numerator cannot be 1 when denominator is 0")
+        _report_each(frame["numerator"], over & is_rate, info.name, "numerator", lines,
+                     problems, "must be 0 when denominator is 0 (an excluded case has no "
+                     "counted events)")
+        exposure = _exposure(frame["exposure"], is_rate, ~is_rate & ~unknown,
+                             is_rate & (den == 1), info.name, lines, problems)
 
         raw_value = frame["value"]
         has_value = (raw_value != "").to_numpy()
@@ -437,10 +460,11 @@ def _load_results(conn: Connection, info: FileInfo, value_map, catalog: dict[str
             "numerator": num,
             "denominator": den,
             "value": value,
+            "exposure": exposure,
         })
         insert_frame(conn, results, rows)
         builder.add_results(rows["patient_key"].to_numpy(), measure_id, frame["period"],
-                            frame["site"], num, den, value)
+                            frame["site"], num, den, value, exposure)
         written += len(rows)
     return written
 
@@ -554,6 +578,29 @@ def _lab_patients(conn: Connection, count: int) -> dict[str, np.ndarray]:
         female[key] = pd.Series(sex).map({"Female": 1.0, "Male": 0.0}).to_numpy(float)
         black[key] = race == BLACK
     return {"birth_year": birth_year, "female": female, "black": black}
+
+
+def _exposure(raw: pd.Series, is_rate: np.ndarray, other_kind: np.ndarray, needed: np.ndarray,
+              file: str, lines, problems) -> pd.Series:
+    """The exposure of each case: a number > 0 for a rate measure (required when the case is
+    counted), empty for every other kind (`other_kind`: rows of known measures that are not
+    rates)."""
+    given = (raw != "").to_numpy()
+    well_formed = given.copy()
+    if given.any():  # most extracts have no rate measure: no pattern matching for them
+        well_formed[given] = raw[given].str.fullmatch(_NUMBER).to_numpy(dtype=bool)
+    exposure = pd.to_numeric(raw.where(well_formed & is_rate, None), errors="coerce")
+    numbers = exposure.to_numpy(dtype=float, na_value=np.nan)
+    positive = np.isfinite(numbers) & (numbers > 0)
+    _report_each(raw, given & other_kind, file, "exposure", lines, problems,
+                 "only for rate measures (kind rate): leave it empty for this measure")
+    _report_each(raw, is_rate & given & ~positive, file, "exposure", lines, problems,
+                 "a number greater than 0 (the patient-days or admissions of the case, "
+                 "e.g. 4 or 2.5)")
+    _report_each(raw, needed & ~given, file, "exposure", lines, problems,
+                 "required for a rate measure when denominator is 1 (the patient-days or "
+                 "admissions of the case)")
+    return exposure.where(pd.Series(positive, index=exposure.index))
 
 
 # --- checks shared by the files ---------------------------------------------------------

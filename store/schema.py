@@ -23,7 +23,7 @@ measures = Table(
     metadata,
     Column("measure_id", String(64), primary_key=True),
     Column("name", Text, nullable=False),
-    Column("kind", String(16), nullable=False),  # proportion | mean
+    Column("kind", String(16), nullable=False),  # proportion | mean | rate
     Column("higher_is_better", Boolean, nullable=False),
     Column("unit", Text),
     Column("description", Text),
@@ -58,7 +58,12 @@ results = Table(
     Column("numerator", SmallInteger, nullable=False),
     Column("denominator", SmallInteger, nullable=False),
     Column("value", Float),
+    # Rate measures only: the person-time (patient-days) or admissions the events occurred in.
+    Column("exposure", Float),
 )
+# Columns added after the first release: `store.engine.ensure_schema` adds them to a database
+# made before them (create_all only creates missing tables).
+ADDED_COLUMNS = (("results", "exposure"), ("result_counts", "exposure"))
 Index("ix_results_measure_period", results.c.measure_id, results.c.period)
 Index("ix_results_patient", results.c.patient_key)
 

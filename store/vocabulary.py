@@ -6,6 +6,8 @@ silently.
 """
 from __future__ import annotations
 
+import re
+
 MISSING = "Missing"
 UNKNOWN = "Unknown"
 ASKED_NO_ANSWER = "Asked but no answer"
@@ -28,7 +30,7 @@ ETHNICITIES = ("Hispanic or Latino", "Not Hispanic or Latino", ASKED_NO_ANSWER, 
 SEXES = ("Female", "Male", "Other", "Unknown")
 PAYERS = ("Commercial", "Medicare", "Medicaid", "Dual", "Uninsured", "Other")
 YES_NO = ("Yes", "No")
-MEASURE_KINDS = ("proportion", "mean")
+MEASURE_KINDS = ("proportion", "mean", "rate")
 
 # HL7 null flavors (US Core): never combined with a real code.
 _NULL_FLAVORS = {"unk": UNKNOWN, "asku": ASKED_NO_ANSWER}
@@ -75,3 +77,21 @@ RULES = {
     "payer": "one of: " + ", ".join(PAYERS),
     "interpreter_needed": "yes/no, true/false, y/n or 1/0",
 }
+
+
+# A rate measure's unit names its multiplier and what the exposure counts: "per 1,000
+# patient-days" is events / patient-days x 1,000; "per admission" is events / admissions.
+_RATE_UNIT = re.compile(r"per\s+(?:([1-9][0-9]{0,2}(?:,[0-9]{3})*|[1-9][0-9]*)\s+)?([^\s0-9].*)",
+                        re.IGNORECASE)
+RATE_UNIT_RULE = ('a rate measure needs a unit saying what the rate is per: "per", an optional '
+                  'whole-number multiplier, and what the exposure counts, e.g. "per 1,000 '
+                  'patient-days" or "per admission"')
+
+
+def rate_multiplier(unit: str | None) -> int | None:
+    """The multiplier of a rate measure's unit ("per 1,000 patient-days" -> 1000, "per
+    admission" -> 1); None when the unit does not have that form."""
+    match = _RATE_UNIT.fullmatch((unit or "").strip())
+    if match is None:
+        return None
+    return int((match.group(1) or "1").replace(",", ""))

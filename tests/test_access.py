@@ -31,7 +31,7 @@ default_role = ""
 """
 EMAIL = {"viewer": "vera.viewer@example.org", "analyst": "ana.analyst@example.org",
          "champion": "chris.champion@example.org", "admin": "ada.admin@example.org"}
-READER = {"overview", "explorer", "methods"}
+READER = {"overview", "explorer", "methods", "safety"}
 ANALYST = READER | {"quality", "loaded", "pack", "commit", "learn", "vision", "launch",
                     "algorithms", "egfr"}
 # Written out, not derived from the code under test: which pages each role may open.

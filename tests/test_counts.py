@@ -21,7 +21,8 @@ from tests import independent
 
 STRATIFIER_NAMES = sorted(STRATIFIERS)
 MEASURES = ["cbp", "gsd_poor", "bcs_e", "col_e", "readmit_30d", "ed_analgesia", "sdoh_screen",
-            "interpreter_use", "falls_injury", "ppc_timely", "sbp_mean", None]
+            "interpreter_use", "falls_injury", "ppc_timely", "sbp_mean", "adverse_drug_events",
+            "complaints", None]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def assert_same(got: pd.DataFrame, expected: pd.DataFrame) -> None:
     assert got[keys].equals(expected[keys])
     for column in ("denominator", "numerator"):
         assert (got[column] == expected[column]).all(), column
-    for column in ("value_sum", "value_sum_squares"):
+    for column in ("value_sum", "value_sum_squares", "exposure"):
         assert np.allclose(got[column], expected[column], rtol=1e-12, equal_nan=True), column
 
 
@@ -244,7 +245,7 @@ def assert_same_cells(url) -> None:
     assert built[0][keys].equals(again[0][keys])
     for column in ("denominator", "numerator"):
         assert (built[0][column] == again[0][column]).all(), column
-    for column in ("value_sum", "value_sum_squares"):
+    for column in ("value_sum", "value_sum_squares", "exposure"):
         assert np.allclose(built[0][column].astype(float), again[0][column].astype(float),
                            rtol=1e-12, equal_nan=True), column
         assert (built[0][column].isna() == again[0][column].isna()).all(), column

@@ -11,6 +11,7 @@ from tests.test_importer import (
     GOOD_RESULTS,
     PATIENT_HEADER,
     RESULT_HEADER,
+    SHIPPED_MEASURES,
     table_contents,
     write_csv,
 )
@@ -210,7 +211,7 @@ def test_bad_measure_catalog_is_refused(loaded, tmp_path, capsys):
                         [["new_one", "A new measure", "ratio", "maybe"]])
     patients_csv, results_csv = good_files(tmp_path)
     message = refused(url, capsys, patients_csv, results_csv, extra=["--measures", str(catalog)])
-    assert "measures.csv, line 2, column kind: 'ratio': one of: proportion, mean" in message
+    assert "measures.csv, line 2, column kind: 'ratio': one of: proportion, mean, rate" in message
     assert "measures.csv, line 2, column higher_is_better: 'maybe'" in message
     assert table_contents(url) == before
 
@@ -254,4 +255,4 @@ def test_a_supplied_catalog_adds_measures(database_url, tmp_path):
                             GOOD_RESULTS + [["P1", "flu_vax", "2025-01", "North", "1", "1", ""]])
     summary = import_extract(patients_csv, results_csv, measures_csv=catalog,
                              database_url=database_url)
-    assert summary.measures == 13 and summary.results == 6
+    assert summary.measures == SHIPPED_MEASURES + 1 and summary.results == 6

@@ -8,7 +8,11 @@ from sqlalchemy import select
 
 from store import import_extract, status
 from store.engine import get_engine
+from store.importer import DEFAULT_MEASURES
 from store.schema import import_batches, patients, results
+
+with open(DEFAULT_MEASURES, encoding="utf-8", newline="") as _catalog:
+    SHIPPED_MEASURES = sum(1 for _ in csv.DictReader(_catalog))  # the shipped catalog's size
 
 PATIENT_HEADER = ["patient_id", "birth_year", "sex", "race", "ethnicity", "preferred_language",
                   "interpreter_needed", "payer", "adi_decile"]
@@ -99,7 +103,8 @@ def test_status_reports_counts_and_the_batch_with_checksums(database_url, extrac
     patients_csv, results_csv = extract()
     import_extract(patients_csv, results_csv, database_url=database_url)
     report = status(database_url)
-    assert (report["patients"], report["results"], report["measures"]) == (5, 5, 12)
+    assert (report["patients"], report["results"], report["measures"]) == (5, 5,
+                                                                           SHIPPED_MEASURES)
     assert report["periods"] == {"first": "2025-01", "last": "2025-03"}
     batch = report["last_import"]
     assert batch["outcome"] == "succeeded" and batch["source"] == "import"

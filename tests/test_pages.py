@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import REPO
 
 PAGES = ["pages/overview.py", "pages/explorer.py", "pages/quality.py", "pages/loaded.py",
-         "pages/methods.py", "pages/pack.py", "pages/egfr.py"]
+         "pages/methods.py", "pages/pack.py", "pages/egfr.py", "pages/safety.py"]
 
 
 def app_on(url, monkeypatch, page=None, query=None) -> AppTest:

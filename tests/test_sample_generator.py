@@ -25,7 +25,8 @@ TOLERANCE_SE = 4.0  # a planted rate must be recovered within 4 binomial standar
 PATIENT_HEADER = ["patient_id", "birth_year", "sex", "race", "ethnicity", "preferred_language",
                   "interpreter_needed", "payer", "adi_decile"]
 RESULT_HEADER = ["patient_id", "measure_id", "period", "site", "numerator", "denominator",
-                 "value"]
+                 "value", "exposure"]
+HARM = ("falls_injury", "pressure_injury", "adverse_drug_events", "restraint_use", "complaints")
 RACES = {"American Indian or Alaska Native", "Asian", "Black or African American",
          "Middle Eastern or North African", "Native Hawaiian or Other Pacific Islander", "White",
          "Multiracial", "Other race", "Asked but no answer", "Unknown"}
@@ -113,9 +114,13 @@ def home_site(results) -> pd.Series:
 
 # --- statistics used to compare with the ground truth ---------------------------------------
 def _estimate(frame: pd.DataFrame, measure_id: str) -> tuple[float, float, int]:
-    """(rate or mean, standard error, n) of the counted cases."""
+    """(rate or mean, standard error, n) of the counted cases; a harm measure's rate is
+    events per unit of exposure, with its Poisson standard error."""
     counted = frame[frame["den"] == 1]
     n = len(counted)
+    if measure_id in HARM:
+        exposure = counted["exposure"].astype(float).sum()
+        return counted["num"].sum() / exposure, math.sqrt(counted["num"].sum()) / exposure, n
     if measure_id == "sbp_mean":
         values = counted["value"].astype(float)
         return values.mean(), values.std() / math.sqrt(n), n
@@ -192,7 +197,7 @@ def test_headers_and_row_counts(raw, written):
     for name, (header, rows) in raw.items():
         assert written["rows"][name] == len(rows)
         assert {len(row) for row in rows} == {len(header)}
-    assert 4.5 <= written["rows"]["results"] / SIZE <= 5.5  # "about 5 rows per patient"
+    assert 6.3 <= written["rows"]["results"] / SIZE <= 7.5  # "about 7 rows per patient"
 
 
 def test_patient_fields(patients):
@@ -226,13 +231,22 @@ def test_result_fields(results, patients):
     assert set(results["measure_id"]) == set(gt.load_catalog())
     assert set(results["period"]) == set(gt.periods())
     assert set(results["site"]) == set(gt.SITE_NAMES)
-    assert set(results["numerator"]) == {"0", "1"}
+    harm = results["measure_id"].isin(HARM)
+    assert set(results.loc[~harm, "numerator"]) == {"0", "1"}
     assert set(results["denominator"]) == {"0", "1"}
-    assert not ((results["numerator"] == "1") & (results["denominator"] == "0")).any()
+    assert not ((results["numerator"] != "0") & (results["denominator"] == "0")).any()
     assert results["patient_id"].isin(patients["patient_id"]).all()
     mean = results["measure_id"] == "sbp_mean"
     counted = results["denominator"] == "1"
     assert (results.loc[~mean | ~counted, "value"] == "").all()
+    # Harm events: a count of events per stay, with the stay's patient-days (1 admission
+    # for complaints) as exposure; no other measure has an exposure.
+    assert results.loc[harm, "numerator"].str.fullmatch(r"\d+").all()
+    assert results.loc[harm, "numerator"].astype(int).max() >= 1
+    assert (results.loc[~harm, "exposure"] == "").all()
+    days = results.loc[harm & (results["measure_id"] != "complaints"), "exposure"].astype(int)
+    assert days.min() >= 1 and 3.5 < days.mean() < 5.5
+    assert (results.loc[results["measure_id"] == "complaints", "exposure"] == "1").all()
     values = results.loc[mean & counted, "value"]
     assert values.str.fullmatch(r"\d+").all()
     assert (results.loc[mean, "numerator"] == "0").all()
@@ -280,7 +294,10 @@ def test_planted_rates_are_recovered(cases, key):
             continue
         estimate, se, n = _estimate(frame, effect["measure_id"])
         assert n >= 100, (key, n)
-        if effect["measure_id"] != "sbp_mean":
+        if effect["measure_id"] in HARM:
+            exposure = frame.loc[frame["den"] == 1, "exposure"].astype(float).sum()
+            se = math.sqrt(planted / exposure)  # the planted rate's own Poisson error
+        elif effect["measure_id"] != "sbp_mean":
             # The planted rate's own binomial error: with a few rare events (SMM) the
             # estimate's is unreliable, and zero when no event happened.
             se = math.sqrt(planted * (1 - planted) / n)
@@ -346,12 +363,13 @@ def test_breast_cancer_screening_overall(cases):
 
 def test_falls_depend_on_age_not_race(cases):
     falls = cases[(cases["measure_id"] == "falls_injury") & (cases["den"] == 1)]
-    planted = np.where(falls["age"] >= 75, gt.FALLS_INJURY["75+"], gt.FALLS_INJURY["under 75"])
+    per_day = np.where(falls["age"] >= 75, gt.FALLS_INJURY["75+"], gt.FALLS_INJURY["under 75"])
+    planted = per_day * falls["exposure"].astype(float).to_numpy()  # expected falls per stay
     for race in (gt.BLACK, gt.WHITE, gt.ASIAN, gt.OTHER_RACE, ""):
         chosen = (falls["race"] == race).to_numpy()
-        expected = planted[chosen].sum()  # what age alone predicts for this group
-        spread = math.sqrt((planted[chosen] * (1 - planted[chosen])).sum())
-        assert abs(falls["num"].to_numpy()[chosen].sum() - expected) < 3 * spread, race
+        expected = planted[chosen].sum()  # what age alone predicts for this group (Poisson)
+        assert abs(falls["num"].to_numpy()[chosen].sum() - expected) < 3 * math.sqrt(expected), \
+            race
 
 
 # --- the planted defects ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ import metrics
 import store
 import tracker
 from metrics.aggregate import normal_where
+from metrics.ranking import DEFAULT_STRATIFIERS
 
 Where = tuple[tuple[str, tuple[str, ...]], ...]
 
@@ -60,9 +61,11 @@ def age_adjusted(version, measure_id: str, by: str, where: Where, period_from,
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def largest_gaps(version, where: Where, period_from, period_to) -> pd.DataFrame:
-    return metrics.largest_gaps(where=_where(where), period_from=period_from,
-                                period_to=period_to, database_url=version[0])
+def largest_gaps(version, where: Where, period_from, period_to,
+                 by: tuple[str, ...] = DEFAULT_STRATIFIERS,
+                 kinds: tuple[str, ...] = ("proportion",)) -> pd.DataFrame:
+    return metrics.largest_gaps(by, where=_where(where), period_from=period_from,
+                                period_to=period_to, database_url=version[0], kinds=kinds)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -7,6 +7,7 @@ import tracker
 
 OVERVIEW = st.Page("pages/overview.py", title="Overview", default=True, url_path="overview")
 EXPLORER = st.Page("pages/explorer.py", title="Disparity explorer", url_path="explorer")
+SAFETY = st.Page("pages/safety.py", title="Harm events", url_path="safety")
 LOADED = st.Page("pages/loaded.py", title="What is loaded", url_path="loaded")
 EGFR = st.Page("pages/egfr.py", title="eGFR impact", url_path="egfr")
 QUALITY = st.Page("pages/quality.py", title="Data quality", url_path="quality")
@@ -23,7 +24,7 @@ ALGORITHMS = st.Page("pages/algorithms.py", title="Clinical algorithms", url_pat
 # its file's name: until st.navigation has run once, Streamlit resolves a first URL against
 # the pages/ folder, and any other path opens with a "Page not found" notice.
 PAGES = {
-    "Overview": [OVERVIEW, PACK],
+    "Overview": [OVERVIEW, SAFETY, PACK],
     "Commit": [COMMIT],
     "Learn": [LEARN],
     "Data": [EXPLORER, QUALITY, EGFR, LOADED],
@@ -35,7 +36,8 @@ PAGES = {
 NEEDS = [(OVERVIEW, "view"), (EXPLORER, "view"), (METHODS, "view"), (QUALITY, "data_quality"),
          (LOADED, "data_quality"), (PACK, "export"), (COMMIT, "see_tracker"),
          (LEARN, "see_tracker"), (VISION, "see_tracker"), (LAUNCH, "see_tracker"),
-         (ALGORITHMS, "see_tracker"), (EGFR, "data_quality"), (ADMIN, "configure")]
+         (ALGORITHMS, "see_tracker"), (EGFR, "data_quality"), (ADMIN, "configure"),
+         (SAFETY, "view")]
 
 
 def needs(page) -> str:
