@@ -26,7 +26,8 @@ the whole data (at 10M rows a GROUP BY over the count table for each of its stra
 stratifier, label: a few thousand rows), which answers any request by one stratifier (and the
 month) without filters; and `result_measures`, each measure's counted cases and first and
 last month among all its raw rows (months with excluded cases only included, which the count
-table cannot know).
+table cannot know); and `patient_counts`, the patients (with results or not) by their own
+labels, for the completeness of their demographics (a scan of 2M patients took 2-6 s).
 """
 from __future__ import annotations
 
@@ -132,11 +133,19 @@ result_measures = Table(
     Column("last_period", String(7), nullable=False),
 )
 
-_TABLES = [result_counts, result_groups, result_margins, result_measures,
+patient_counts = Table(
+    "patient_counts",
+    metadata,
+    *[_label_column(name) for name in labels.PATIENT_LABELLED],
+    Column("patients", Integer, nullable=False),
+    PrimaryKeyConstraint(*labels.PATIENT_LABELLED, name="pk_patient_counts"),
+)
+
+_TABLES = [result_counts, result_groups, result_margins, result_measures, patient_counts,
            result_counts_state]
 
 
-LAYOUT = 2  # 1: the count table and result_groups; 2: and the summaries
+LAYOUT = 3  # 1: the count table and result_groups; 2: and the summaries; 3: patient_counts
 
 
 def column(name: str):
@@ -187,6 +196,8 @@ def build(conn: Connection) -> int:
         ["stratifier", "measure_id", "period", "label", *SUMS], margins_select()))
     conn.execute(insert(result_measures).from_select(
         ["measure_id", "cases", "first_period", "last_period"], measures_select()))
+    conn.execute(insert(patient_counts).from_select(
+        [*labels.PATIENT_LABELLED, "patients"], patient_counts_select()))
     cells = conn.execute(select(func.count()).select_from(result_counts)).scalar_one()
     _finish(conn, cells)
     return cells
@@ -201,6 +212,12 @@ def margins_select():
         .group_by(result_counts.c.measure_id, result_counts.c.period, column(name))
         for name in MARGINS
     ])
+
+
+def patient_counts_select():
+    """The SELECT that fills `patient_counts` from the patients."""
+    keys = [labels.expression(name).label(name) for name in labels.PATIENT_LABELLED]
+    return select(*keys, func.count()).select_from(patients).group_by(*keys)
 
 
 def measures_select():
@@ -288,8 +305,11 @@ class CountBuilder:
         self._profile = np.zeros(size, dtype=np.int32)
         where = patients_["patient_key"].to_numpy(dtype=np.int64)
         self._profile[where] = grouped.ngroup().to_numpy()
-        self._profiles = grouped.size().index.to_frame(index=False) if len(patients_) else (
+        sizes = grouped.size()  # (in the order of ngroup's codes, as the profiles)
+        self._profiles = sizes.index.to_frame(index=False) if len(patients_) else (
             pd.DataFrame(columns=list(labels.PATIENT_LABELLED)))
+        self._profiles_patients = sizes.to_numpy(dtype=np.int64) if len(patients_) else (
+            np.zeros(0, dtype=np.int64))
         self._birth_year = np.full(size, np.nan)
         self._birth_year[where] = patients_["birth_year"].to_numpy(dtype=float)
 
@@ -390,6 +410,8 @@ class CountBuilder:
         insert_frame(conn, result_groups, groups)
         insert_frame(conn, result_margins, _margins(codes, sums))
         insert_frame(conn, result_measures, self._measures_frame())
+        insert_frame(conn, patient_counts,
+                     self._profiles.astype(object).assign(patients=self._profiles_patients))
         _finish(conn, cells)
         return cells
 

@@ -218,15 +218,19 @@ def test_the_overview_summaries_stand_in_for_the_live_queries(database_url, smal
     from metrics import aggregate
     from store import counts as store_counts
     from store import status
+    from tracker import race_ethnicity_recorded
 
     load(small_extract[900], database_url)
     summarised = metrics.largest_gaps(database_url=database_url), status(database_url)
     loaded = loaded_measures(database_url)
+    recorded = race_ethnicity_recorded(database_url)
     monkeypatch.setattr(aggregate, "margin_query", lambda *args: None)
     with get_engine(database_url).begin() as conn:
         conn.execute(delete(store_counts.result_measures))
         conn.execute(text("UPDATE result_counts_state SET batch_id = batch_id - 1"))
     live = loaded_measures(database_url), status(database_url)
+    assert race_ethnicity_recorded(database_url) == pytest.approx(recorded, rel=1e-15)
+    assert 0 < recorded < 1
     assert live[0].astype(str).equals(loaded.astype(str))
     assert live[1]["periods"] == summarised[1]["periods"]
     gaps = metrics.largest_gaps(database_url=database_url)  # the count table, rebuilt
@@ -331,9 +335,10 @@ def table_rows(url, table) -> pd.DataFrame:
 def assert_same_cells(url) -> None:
     """The import's count table, result_groups and summaries equal those `counts.refresh`
     builds with its SQL statements (`counts_select`...) over the same raw rows."""
-    from store.counts import result_groups, result_margins, result_measures
+    from store.counts import patient_counts, result_groups, result_margins, result_measures
 
-    tables = (counts.result_counts, result_groups, result_margins, result_measures)
+    tables = (counts.result_counts, result_groups, result_margins, result_measures,
+              patient_counts)
     built = [table_rows(url, table) for table in tables]
     cells = counts.refresh(url)
     again = [table_rows(url, table) for table in tables]
@@ -356,6 +361,7 @@ def assert_same_cells(url) -> None:
     keys = ["stratifier", "measure_id", "period", "label"]
     assert built[2][keys].equals(again[2][keys]) and len(built[2]) > 0
     assert built[3].astype(str).equals(again[3].astype(str)) and len(built[3]) > 0
+    assert built[4].astype(str).equals(again[4].astype(str)) and len(built[4]) > 0
 
 
 def test_the_imports_counts_equal_the_sql_statements_on_the_sample(database_url,
