@@ -128,6 +128,7 @@ result_measures = Table(
     "result_measures",
     metadata,
     Column("measure_id", String(64), primary_key=True),
+    Column("rows", Integer, nullable=False),  # raw rows, excluded cases too
     Column("cases", Integer, nullable=False),  # counted cases (denominator 1)
     Column("first_period", String(7), nullable=False),  # of any row, excluded cases too
     Column("last_period", String(7), nullable=False),
@@ -145,7 +146,7 @@ _TABLES = [result_counts, result_groups, result_margins, result_measures, patien
            result_counts_state]
 
 
-LAYOUT = 3  # 1: the count table and result_groups; 2: and the summaries; 3: patient_counts
+LAYOUT = 2  # 1: the count table and result_groups; 2: and the summaries
 
 
 def column(name: str):
@@ -195,7 +196,7 @@ def build(conn: Connection) -> int:
     conn.execute(insert(result_margins).from_select(
         ["stratifier", "measure_id", "period", "label", *SUMS], margins_select()))
     conn.execute(insert(result_measures).from_select(
-        ["measure_id", "cases", "first_period", "last_period"], measures_select()))
+        ["measure_id", "rows", "cases", "first_period", "last_period"], measures_select()))
     conn.execute(insert(patient_counts).from_select(
         [*labels.PATIENT_LABELLED, "patients"], patient_counts_select()))
     cells = conn.execute(select(func.count()).select_from(result_counts)).scalar_one()
@@ -222,7 +223,7 @@ def patient_counts_select():
 
 def measures_select():
     """The SELECT that fills `result_measures` from the raw rows."""
-    return (select(results.c.measure_id, func.sum(results.c.denominator),
+    return (select(results.c.measure_id, func.count(), func.sum(results.c.denominator),
                    func.min(results.c.period), func.max(results.c.period))
             .group_by(results.c.measure_id))
 
@@ -285,7 +286,7 @@ class CountBuilder:
         self._partial: list[pd.DataFrame] = []
         self._partial_rows = 0
         self._merge_at = self._MERGE_ROWS
-        self._measure_months: list[pd.Series] = []  # cases by (measure, month) code, per chunk
+        self._measure_months: list[pd.DataFrame] = []  # rows and cases by measure and month
 
     def add_patients(self, patient_key: np.ndarray, columns: dict[str, pd.Series]) -> None:
         """Patients as stored (`patient_key` 1..N, each once; labels None when missing)."""
@@ -324,7 +325,7 @@ class CountBuilder:
         # Every row's month, excluded cases too: result_measures' first and last months.
         measure_codes, period_codes = self._measures(measure_id), self._periods(period)
         self._measure_months.append(
-            pd.Series(denominator, dtype=np.int64)
+            pd.DataFrame({"rows": 1, "cases": denominator}, dtype=np.int64)
             .groupby([measure_codes, period_codes], sort=False).sum())
         if not counted.any():
             return
@@ -417,16 +418,16 @@ class CountBuilder:
 
     def _measures_frame(self) -> pd.DataFrame:
         if not self._measure_months:
-            return pd.DataFrame(columns=["measure_id", "cases", "first_period", "last_period"])
+            return pd.DataFrame(columns=["measure_id", "rows", "cases", "first_period",
+                                         "last_period"])
         cases = pd.concat(self._measure_months).groupby(level=[0, 1]).sum().reset_index()
-        cases.columns = ["measure", "period", "cases"]
+        cases.columns = ["measure", "period", "rows", "cases"]
         cases["measure_id"] = self._measures.labels()[cases["measure"].to_numpy()]
         cases["period"] = self._periods.labels()[cases["period"].to_numpy()]
         summary = cases.groupby("measure_id", sort=True).agg(
-            cases=("cases", "sum"), first_period=("period", "min"),
+            rows=("rows", "sum"), cases=("cases", "sum"), first_period=("period", "min"),
             last_period=("period", "max")).reset_index()
-        summary["cases"] = summary["cases"].astype(np.int64)
-        return summary
+        return summary.astype({"rows": np.int64, "cases": np.int64})
 
 
 def _margins(codes: dict, sums: dict) -> pd.DataFrame:

@@ -10,11 +10,11 @@ from store.engine import describe, ensure_schema
 from store.schema import import_batches, measures, patients, results
 
 
-def _per_measure(conn):
+def _per_measure(conn, summarised: bool):
     """Each measure's counted cases and first and last months: the import's summary
     (`counts.result_measures`, a few rows) when it is current, else a GROUP BY over the raw
     rows (a database written outside the importer; 13 s at 10M rows on SQLite)."""
-    if counts.current(conn):
+    if summarised:
         return counts.result_measures
     return (
         select(
@@ -32,15 +32,19 @@ def status(database_url: str | None = None) -> dict:
     """Row counts of patients, results and measures, and the last import batch (or None)."""
     engine = ensure_schema(database_url)
     with engine.connect() as conn:
-        counts = {
-            name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-            for name, table in (("patients", patients), ("results", results),
-                                ("measures", measures))
-        }
+        totals = {"patients": select(func.count()).select_from(patients),
+                  "results": select(func.count()).select_from(results),
+                  "measures": select(func.count()).select_from(measures)}
+        summarised = counts.current(conn)
+        if summarised:  # the import's summaries: no count over 10M rows
+            for name, column in (("patients", counts.patient_counts.c.patients),
+                                 ("results", counts.result_measures.c.rows)):
+                totals[name] = select(func.coalesce(func.sum(column), 0))
+        loaded = {name: int(conn.execute(query).scalar_one()) for name, query in totals.items()}
         last = conn.execute(
             select(import_batches).order_by(import_batches.c.batch_id.desc()).limit(1)
         ).mappings().first()
-        per_measure = _per_measure(conn)
+        per_measure = _per_measure(conn, summarised)
         periods = conn.execute(select(func.min(per_measure.c.first_period),
                                       func.max(per_measure.c.last_period)))
         first_period, last_period = periods.one()
@@ -59,7 +63,7 @@ def status(database_url: str | None = None) -> dict:
         }
     return {
         "database": describe(database_url),
-        **counts,
+        **loaded,
         "periods": {"first": first_period, "last": last_period},
         "last_import": batch,
     }
@@ -76,7 +80,7 @@ def measures_loaded(database_url: str | None = None) -> list[dict]:
     """Each catalog measure with its counted cases and the months that have data."""
     engine = ensure_schema(database_url)
     with engine.connect() as conn:
-        cases = _per_measure(conn)
+        cases = _per_measure(conn, counts.current(conn))
         query = (
             select(measures, cases.c.cases, cases.c.first_period, cases.c.last_period)
             .select_from(measures.outerjoin(cases, cases.c.measure_id == measures.c.measure_id))

@@ -130,9 +130,14 @@ def loaded_measures(url) -> pd.DataFrame:
 
 def test_measures_loaded_equal_a_group_by_over_the_raw_rows(sample_url):
     from store import status
+    from store.schema import patients
 
     expected = raw_measures(sample_url)
     assert loaded_measures(sample_url).astype(str).equals(expected.astype(str))
+    with get_engine(sample_url).connect() as conn:
+        rows = {name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+                for name, table in (("patients", patients), ("results", results))}
+    assert {name: status(sample_url)[name] for name in rows} == rows
     assert status(sample_url)["periods"] == {"first": expected["first_period"].min(),
                                              "last": expected["last_period"].max()}
 
