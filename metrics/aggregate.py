@@ -80,8 +80,10 @@ def group_counts(
     Filter values are bound parameters, never pasted into the SQL.
 
     Read from the count table (`metrics.counts`), never from the raw rows: the same numbers
-    as `raw_group_counts`, from a GROUP BY over far fewer rows and no join."""
-    query, names = count_query(measure_id, by, where, period_from, period_to)
+    as `raw_group_counts`, from a GROUP BY over far fewer rows and no join; by one
+    stratifier (and the month) without filters, from its margins, fewer still."""
+    query, names = (margin_query(measure_id, by, where, period_from, period_to)
+                    or count_query(measure_id, by, where, period_from, period_to))
     counts.ensure(database_url)
     return _frame(query, names, database_url)
 
@@ -103,6 +105,36 @@ def count_query(measure_id: str | None, by: str | Sequence[str], where: Where = 
     if measure_id is not None:
         query = query.where(table.c.measure_id == measure_id)
     for condition in filter_conditions(where, period_from, period_to, counts.column):
+        query = query.where(condition)
+    return query, names
+
+
+def margin_query(measure_id: str | None, by: str | Sequence[str], where: Where = None,
+                 period_from: str | None = None, period_to: str | None = None):
+    """The SELECT of `group_counts` over `result_margins` and its column names, or None when
+    the request has filters or crosses two stratifiers other than the month."""
+    names = as_list(by)
+    others = [name for name in names if name != "period"]
+    if where or len(others) > 1:  # (an empty list filters everything out: not margins)
+        return None
+    table = counts.result_margins
+    label = {"period": table.c.period}
+    if others:
+        label[others[0]] = table.c.label
+    groups = [label[name].label(name) for name in names]
+    if measure_id is None:
+        groups.insert(0, table.c.measure_id.label("measure_id"))
+        names = ["measure_id", *names]
+    # By the month alone: any one stratifier's margins add up to the months' totals.
+    kept = stratifier(others[0]).column if others else "site"
+    query = select(
+        *groups,
+        *[func.sum(table.c[name]).label(name) for name in COUNT_COLUMNS],
+    ).where(table.c.stratifier == kept).group_by(*groups)
+    if measure_id is not None:
+        query = query.where(table.c.measure_id == measure_id)
+    for condition in filter_conditions(None, period_from, period_to,
+                                       lambda _name: table.c.period):
         query = query.where(condition)
     return query, names
 

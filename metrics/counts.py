@@ -9,10 +9,11 @@ from store.counts import (
     result_counts,
     result_counts_state,
     result_groups,
+    result_margins,
 )
 
 __all__ = ["column", "current", "ensure", "refresh", "result_counts", "result_counts_state",
-           "result_groups"]
+           "result_groups", "result_margins"]
 
 
 def column(name: str):

@@ -79,13 +79,13 @@ def _flagged(cells, name, measure, reference, recent_months) -> list[dict]:
             else collapsed.set_index(name)["denominator"])
     months = sorted(cells["period"].unique())
     recent, previous = months[-recent_months:], months[-2 * recent_months:-recent_months]
+    windows = [_window(cells, name, anchor, chosen, measure) for chosen in (previous, recent)]
     rows = []
     for _, row in whole[whole["flagged"]].iterrows():
         group = str(row[name])
         sign = 1 if higher else -1
         excess = sign * (reference_rate - row["rate"]) * size[row[name]]
-        gap_previous = _gap(cells, name, group, anchor, previous, measure)
-        gap_recent = _gap(cells, name, group, anchor, recent, measure)
+        gap_previous, gap_recent = (_gap(window, group) for window in windows)
         rows.append({
             "measure_id": measure.measure_id,
             "measure_name": measure.name,
@@ -123,21 +123,27 @@ def _reference_rate(cells, name, anchor, kind, per) -> float:
     return chosen["numerator"].sum() / chosen["denominator"].sum()
 
 
-def _gap(cells, name, group, anchor, months, measure) -> tuple[float, float]:
-    """The group's difference from the reference over some months, and its standard error,
-    or NaN when either side is suppressed or absent there."""
+def _window(cells, name, anchor, months, measure) -> dict | None:
+    """The groups' differences from the reference over some months, by group (computed once
+    for all the flagged groups of a measure and stratifier), or None when the reference is
+    absent there."""
     if not months:
-        return math.nan, math.nan
+        return None
     window = cells[cells["period"].isin(months)]
-    present = set(window[name].astype(str))
-    if group not in present or (anchor != "Overall" and anchor not in present):
-        return math.nan, math.nan
+    if anchor != "Overall" and anchor not in set(window[name].astype(str)):
+        return None
     table = disparity_table(_collapse(window, name), [name], measure.kind,
                             measure.higher_is_better,
                             "overall" if anchor == "Overall" else anchor,
                             multiplier=multiplier(measure.kind, measure.unit))
-    row = table[table[name].astype(str) == group].iloc[0]
-    if row["suppressed"] or math.isnan(row["difference"]):
+    return {str(row[name]): row for _, row in table.iterrows()}
+
+
+def _gap(window: dict | None, group: str) -> tuple[float, float]:
+    """The group's difference from the reference over a window of months, and its standard
+    error, or NaN when either side is suppressed or absent there."""
+    row = None if window is None else window.get(group)
+    if row is None or row["suppressed"] or math.isnan(row["difference"]):
         return math.nan, math.nan
     z = scipy_stats.norm.ppf(0.975)
     return row["difference"], (row["difference_upper"] - row["difference_lower"]) / (2 * z)

@@ -63,7 +63,8 @@ results = Table(
 )
 # Columns added after the first release: `store.engine.ensure_schema` adds them to a database
 # made before them (create_all only creates missing tables).
-ADDED_COLUMNS = (("results", "exposure"), ("result_counts", "exposure"))
+ADDED_COLUMNS = (("results", "exposure"), ("result_counts", "exposure"),
+                 ("result_margins", "exposure"))
 Index("ix_results_measure_period", results.c.measure_id, results.c.period)
 Index("ix_results_patient", results.c.patient_key)
 

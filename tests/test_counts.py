@@ -93,6 +93,56 @@ def test_groups_present_are_those_of_the_raw_rows(sample_sqlite, cases, name):
     assert shown == sorted(shown, key=STRATIFIERS[name].sort_key)
 
 
+@pytest.mark.parametrize("by", [[name] for name in STRATIFIER_NAMES]
+                         + [[name, "period"] for name in STRATIFIER_NAMES if name != "period"]
+                         + [["period", "race"]])
+def test_requests_without_filters_read_the_margins_and_equal_the_raw_rows(sample_url, by):
+    from metrics.aggregate import margin_query
+
+    assert margin_query(None, by) is not None
+    for measure_id, start, end in ((None, None, None), ("cbp", "2025-03", "2025-11"),
+                                   ("sbp_mean", None, "2025-06"), ("no_such", None, None)):
+        assert_same(group_counts(measure_id, by, None, start, end, database_url=sample_url),
+                    raw_group_counts(measure_id, by, None, start, end,
+                                     database_url=sample_url))
+    # Filters, or two stratifiers crossed, are the count table's.
+    assert margin_query("cbp", by, {"sex": "Male"}) is None
+    assert margin_query("cbp", by, {"sex": []}) is None
+    assert margin_query("cbp", ["race", "payer"]) is None
+
+
+def raw_measures(url) -> pd.DataFrame:
+    """Each measure's counted cases and first and last month, from the raw rows."""
+    with get_engine(url).connect() as conn:
+        frame = pd.read_sql(select(results.c.measure_id, func.sum(results.c.denominator)
+                                   .label("cases"), func.min(results.c.period)
+                                   .label("first_period"), func.max(results.c.period)
+                                   .label("last_period")).group_by(results.c.measure_id), conn)
+    return frame.sort_values("measure_id", ignore_index=True)
+
+
+def loaded_measures(url) -> pd.DataFrame:
+    from store import measures_loaded
+
+    frame = pd.DataFrame(measures_loaded(url))
+    frame = frame[frame["cases"] > 0][["measure_id", "cases", "first_period", "last_period"]]
+    return frame.sort_values("measure_id", ignore_index=True)
+
+
+def test_measures_loaded_equal_a_group_by_over_the_raw_rows(sample_url):
+    from store import status
+    from store.schema import patients
+
+    expected = raw_measures(sample_url)
+    assert loaded_measures(sample_url).astype(str).equals(expected.astype(str))
+    with get_engine(sample_url).connect() as conn:
+        rows = {name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+                for name, table in (("patients", patients), ("results", results))}
+    assert {name: status(sample_url)[name] for name in rows} == rows
+    assert status(sample_url)["periods"] == {"first": expected["first_period"].min(),
+                                             "last": expected["last_period"].max()}
+
+
 def test_one_label_definition_compiles_both_paths():
     # The count table has a column per stratifier, named by the stratifier itself.
     for definition in STRATIFIERS.values():
@@ -136,6 +186,62 @@ def test_a_refused_import_leaves_the_counts_as_they_were(database_url, small_ext
     with pytest.raises(ImportRefused):
         import_extract(small_extract[900]["patients"], broken, database_url=database_url)
     assert_same(group_counts(None, ["site", "sex"], database_url=database_url), before)
+
+
+def test_a_new_import_changes_the_summaries_the_overview_reads(database_url, small_extract):
+    from store import status
+
+    seen = []
+    for size in (600, 900):
+        load(small_extract[size], database_url)
+        gaps = metrics.largest_gaps(database_url=database_url)
+        loaded = loaded_measures(database_url)
+        assert loaded.astype(str).equals(raw_measures(database_url).astype(str))
+        assert_same(group_counts(None, ["payer", "period"], database_url=database_url),
+                    raw_group_counts(None, ["payer", "period"], database_url=database_url))
+        assert status(database_url)["periods"]["first"] == loaded["first_period"].min()
+        seen.append((gaps, loaded))
+    assert not seen[0][1].equals(seen[1][1])
+    assert not seen[0][0].equals(seen[1][0])
+
+
+def test_tables_of_an_earlier_layout_are_rebuilt_on_first_use(database_url, small_extract):
+    load(small_extract[900], database_url)
+    engine = get_engine(database_url)
+    with engine.begin() as conn:  # as an earlier version left them: no summaries
+        conn.execute(delete(counts.result_margins))
+        conn.execute(text("UPDATE result_counts_state SET id = 1"))
+        assert not counts.current(conn)
+    assert_same(group_counts(None, "race", database_url=database_url),
+                raw_group_counts(None, "race", database_url=database_url))
+    with engine.connect() as conn:
+        assert counts.current(conn)
+
+
+def test_the_overview_summaries_stand_in_for_the_live_queries(database_url, small_extract,
+                                                               monkeypatch):
+    # The status falls back to the raw rows while the summaries are not current.
+    from metrics import aggregate
+    from store import counts as store_counts
+    from store import status
+    from tracker import race_ethnicity_recorded
+
+    load(small_extract[900], database_url)
+    summarised = metrics.largest_gaps(database_url=database_url), status(database_url)
+    loaded = loaded_measures(database_url)
+    recorded = race_ethnicity_recorded(database_url)
+    monkeypatch.setattr(aggregate, "margin_query", lambda *args: None)
+    with get_engine(database_url).begin() as conn:
+        conn.execute(delete(store_counts.result_measures))
+        conn.execute(text("UPDATE result_counts_state SET batch_id = batch_id - 1"))
+    live = loaded_measures(database_url), status(database_url)
+    assert race_ethnicity_recorded(database_url) == pytest.approx(recorded, rel=1e-15)
+    assert 0 < recorded < 1
+    assert live[0].astype(str).equals(loaded.astype(str))
+    assert live[1]["periods"] == summarised[1]["periods"]
+    gaps = metrics.largest_gaps(database_url=database_url)  # the count table, rebuilt
+    assert len(gaps) > 0
+    pd.testing.assert_frame_equal(gaps, summarised[0], check_exact=False, rtol=1e-12)
 
 
 def test_a_database_made_before_the_count_table_gets_it_built(database_url, small_extract):
@@ -233,13 +339,15 @@ def table_rows(url, table) -> pd.DataFrame:
 
 
 def assert_same_cells(url) -> None:
-    """The import's count table and result_groups equal those `counts.refresh` builds with
-    the one SQL statement (`counts_select`) over the same raw rows."""
-    from store.counts import result_groups
+    """The import's count table, result_groups and summaries equal those `counts.refresh`
+    builds with its SQL statements (`counts_select`...) over the same raw rows."""
+    from store.counts import patient_counts, result_groups, result_margins, result_measures
 
-    built = table_rows(url, counts.result_counts), table_rows(url, result_groups)
+    tables = (counts.result_counts, result_groups, result_margins, result_measures,
+              patient_counts)
+    built = [table_rows(url, table) for table in tables]
     cells = counts.refresh(url)
-    again = table_rows(url, counts.result_counts), table_rows(url, result_groups)
+    again = [table_rows(url, table) for table in tables]
     assert cells == len(built[0]) > 0
     keys = [c for c in built[0].columns if c not in COUNT_COLUMNS]
     assert built[0][keys].equals(again[0][keys])
@@ -250,6 +358,16 @@ def assert_same_cells(url) -> None:
                            rtol=1e-12, equal_nan=True), column
         assert (built[0][column].isna() == again[0][column].isna()).all(), column
     assert built[1].equals(again[1])
+    for column in ("denominator", "numerator"):
+        assert (built[2][column] == again[2][column]).all(), column
+    for column in ("value_sum", "value_sum_squares"):
+        assert np.allclose(built[2][column].astype(float), again[2][column].astype(float),
+                           rtol=1e-12, equal_nan=True), column
+        assert (built[2][column].isna() == again[2][column].isna()).all(), column
+    keys = ["stratifier", "measure_id", "period", "label"]
+    assert built[2][keys].equals(again[2][keys]) and len(built[2]) > 0
+    assert built[3].astype(str).equals(again[3].astype(str)) and len(built[3]) > 0
+    assert built[4].astype(str).equals(again[4].astype(str)) and len(built[4]) > 0
 
 
 def test_the_imports_counts_equal_the_sql_statements_on_the_sample(database_url,

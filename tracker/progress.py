@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import and_, case, func, or_, select
 
+from store import counts
 from store.engine import ensure_schema
 from store.schema import measures, patients, results
 from store.vocabulary import NOT_KNOWN_GROUPS
@@ -63,13 +64,18 @@ def progress_text(report: dict) -> str:
 def race_ethnicity_recorded(database_url: str | None = None) -> float | None:
     """Share of patients whose race and ethnicity are both recorded with a known value (not
     missing, Unknown or Asked but no answer); None when no patient is loaded."""
-    known = [
-        column.is_not(None) & column.not_in(list(NOT_KNOWN_GROUPS))
-        for column in (patients.c.race, patients.c.ethnicity)
-    ]
     with ensure_schema(database_url).connect() as conn:
+        if counts.current(conn):  # the import's patients by label: a few thousand rows
+            table = counts.patient_counts
+            known = [table.c[name].not_in(list(NOT_KNOWN_GROUPS))  # (NULL is "Missing")
+                     for name in ("race", "ethnicity")]
+            total, each = func.sum(table.c.patients), table.c.patients
+        else:
+            known = [column.is_not(None) & column.not_in(list(NOT_KNOWN_GROUPS))
+                     for column in (patients.c.race, patients.c.ethnicity)]
+            total, each = func.count(), 1
         total, recorded = conn.execute(select(
-            func.count(), func.sum(case((known[0] & known[1], 1), else_=0)))).one()
+            total, func.sum(case((known[0] & known[1], each), else_=0)))).one()
     return (recorded or 0) / total if total else None
 
 
