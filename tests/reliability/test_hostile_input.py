@@ -32,7 +32,13 @@ from store.counts import result_counts, result_counts_state, result_groups
 from store.csvfile import FIELD_LIMIT
 from store.engine import get_engine
 from store.schema import import_batches, measures, patients, results
-from tests.test_importer import GOOD_PATIENTS, GOOD_RESULTS, PATIENT_HEADER, RESULT_HEADER
+from tests.test_importer import (
+    GOOD_PATIENTS,
+    GOOD_RESULTS,
+    PATIENT_HEADER,
+    RESULT_HEADER,
+    SHIPPED_MEASURES,
+)
 
 # --- a valid small extract --------------------------------------------------------------
 
@@ -299,7 +305,7 @@ def test_sql_and_formula_text_is_stored_as_plain_data(target):
     assert people[SQL_LIKE[0]]["preferred_language"] == FORMULA_LIKE[0]
     assert {case[3] for case in cases if case[0] == SQL_LIKE[0]} == {SQL_LIKE[1]}
     assert "@SUM(1+1)" in {case[3] for case in cases}
-    assert len(snapshot(target.url)["measures"]) == 12  # every table is still there
+    assert len(snapshot(target.url)["measures"]) == SHIPPED_MEASURES  # every table is there
 
 
 # --- property-based: mutations of the valid extract ---------------------------------------
