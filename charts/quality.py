@@ -13,15 +13,22 @@ _SCALE = "cividis"
 def completeness_heatmap(cells: pd.DataFrame, field: str, target: float) -> go.Figure:
     """Sites by month, coloured by the share of patients seen with `field` recorded with a
     known value; each cell's text is the percent. `cells` comes from
-    `data_quality.completeness_by_site_and_month`."""
+    `data_quality.completeness_by_site_and_month`: a suppressed cell (small numbers) has
+    no colour, no percent and no count, and reads "suppressed"."""
+    if "suppressed" not in cells.columns:
+        cells = cells.assign(suppressed=False)
     grid = cells.pivot(index="site", columns="period", values="complete_percent")
     counts = cells.pivot(index="site", columns="period", values="patients")
+    hidden = cells.pivot(index="site", columns="period", values="suppressed")
     months = list(grid.columns)
     text = [[("" if pd.isna(v) else f"{v:.0f}") for v in row] for row in grid.to_numpy()]
-    hover = [[(f"{site}, {format_period(month)}: {v:.1f} % of {int(n):,} patients"
+    hover = [[(f"{site}, {format_period(month)}: suppressed (small numbers)"
+               if pd.notna(h) and bool(h)
+               else f"{site}, {format_period(month)}: {v:.1f} % of {int(n):,} patients"
                if pd.notna(v) else f"{site}, {format_period(month)}: no patients")
-              for month, v, n in zip(months, values, ns)]
-             for site, values, ns in zip(grid.index, grid.to_numpy(), counts.to_numpy())]
+              for month, v, n, h in zip(months, values, ns, hs)]
+             for site, values, ns, hs in zip(grid.index, grid.to_numpy(), counts.to_numpy(),
+                                             hidden.to_numpy())]
     fig = go.Figure(go.Heatmap(
         z=grid.to_numpy().tolist(), x=[format_period(m) for m in months], y=list(grid.index),
         text=text, texttemplate="%{text}", hovertext=hover, hoverinfo="text",
@@ -30,7 +37,7 @@ def completeness_heatmap(cells: pd.DataFrame, field: str, target: float) -> go.F
     ))
     fig.update_yaxes(autorange="reversed")
     label = stratifier_label(field).lower() if field != "birth_year" else "birth year"
-    worst = cells.sort_values("complete_percent").head(1)
+    worst = cells.dropna(subset=["complete_percent"]).sort_values("complete_percent").head(1)
     summary = (f"Share of patients seen at each site each month whose {label} is recorded with "
                f"a known value. Target {target:.0f} %.")
     if not worst.empty:
@@ -40,7 +47,9 @@ def completeness_heatmap(cells: pd.DataFrame, field: str, target: float) -> go.F
     return finish(fig, title=f"{stratifier_label(field) if field != 'birth_year' else 'Birth year'}"
                   " recorded, by site and month",
                   subtitle=f"Percent of patients seen with a known value · target {target:.0f} %",
-                  captions=["Unknown and Asked but no answer count as not known."],
+                  captions=["Unknown and Asked but no answer count as not known."]
+                  + (["Empty cells marked suppressed: 1 to 10 patients, known or not known "
+                      "(small-cell rule)."] if cells["suppressed"].astype(bool).any() else []),
                   summary=summary, chart="completeness_heatmap",
                   plot_height=max(220, 34 * len(grid.index)), left=200)
 

@@ -6,7 +6,8 @@ tables on `store.schema.metadata`, so `store.ensure_schema` creates them.
 
     run_checks(database_url)            every check with Great Expectations; stored in history
     gate(connection)                    the critical checks as SQL inside an open transaction
-    completeness_by("site"|"period"|"payer")   counts of missing/unknown/asked per group
+    completeness_by("site"|"period"|"payer")   counts of missing/unknown/asked per group,
+                                        small cells suppressed (completeness_counts: raw)
     validation_history(), latest_run(), compare_with_previous()
 """
 from data_quality.advice import SCORED_FIELDS, next_steps, scorecard
@@ -15,6 +16,8 @@ from data_quality.completeness import (
     FIELDS,
     completeness_by,
     completeness_by_site_and_month,
+    completeness_counts,
+    site_month_counts,
 )
 from data_quality.runner import CheckResult, ValidationReport, gate, run_checks
 from data_quality.schema import (
@@ -38,6 +41,7 @@ __all__ = [
     "BY", "CHECKS", "CHECK_NAMES", "CheckResult", "DEFAULT_CRITICAL", "FIELDS", "THRESHOLDS",
     "completeness_by_site_and_month", "next_steps", "scorecard", "SCORED_FIELDS",
     "ValidationReport", "build_checks", "compare_with_previous", "completeness_by",
+    "completeness_counts", "site_month_counts",
     "ensure_tables", "gate", "latest_run", "load_config", "run_checks", "validation_history",
     "validation_results", "validation_runs",
 ]

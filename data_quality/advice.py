@@ -1,11 +1,14 @@
 """Where data capture fails and since when: the scorecard and the next steps, from counts."""
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 from sqlalchemy import String, case, func, literal, select
 
-from data_quality.completeness import completeness_by, completeness_by_site_and_month
+from data_quality.completeness import completeness_by, completeness_counts, site_month_counts
 from data_quality.suites import THRESHOLDS
+from metrics import privacy
 from store.engine import get_engine
 from store.schema import patients
 from store.vocabulary import ASKED_NO_ANSWER, UNKNOWN
@@ -16,7 +19,10 @@ SCORED_FIELDS = ("race", "ethnicity", "preferred_language", "sex", "birth_year",
 def scorecard(database_url: str | None = None) -> pd.DataFrame:
     """One row per demographic field, over every patient (as the validation checks count):
     patients, recorded_percent (not empty), known_percent (not empty, Unknown or Asked but
-    no answer), target_percent, meets_target (recorded against the check's threshold)."""
+    no answer), target_percent, meets_target (recorded against the check's threshold) and
+    recorded_at_least (known_at_least): True when 1 to 10 patients are not recorded (not
+    known), so that the percent is a bound ("at least"), not the share (which, with the
+    patients, would give that small count back)."""
     counts = []
     for field in SCORED_FIELDS:
         column = patients.c[field]
@@ -28,7 +34,7 @@ def scorecard(database_url: str | None = None) -> pd.DataFrame:
         row = conn.execute(select(func.count().label("patients"), *counts)).mappings().one()
     total = int(row["patients"])
     columns = ["field", "patients", "recorded_percent", "known_percent", "target_percent",
-               "meets_target"]
+               "meets_target", "recorded_at_least", "known_at_least"]
     if not total:
         return pd.DataFrame(columns=columns)
     rows = []
@@ -36,10 +42,24 @@ def scorecard(database_url: str | None = None) -> pd.DataFrame:
         missing, unknown = int(row[f"{field}_missing"] or 0), int(row[f"{field}_unknown"] or 0)
         recorded = 100 * (total - missing) / total
         target = 100 * THRESHOLDS[f"complete.{field}"]
-        rows.append({"field": field, "patients": total, "recorded_percent": recorded,
-                     "known_percent": 100 * (total - missing - unknown) / total,
-                     "target_percent": target, "meets_target": recorded >= target})
+        # A share of every patient gives its count back with the total shown beside it: a
+        # share that rests on 1 to 10 patients is given as a bound (the small-cell rule).
+        rows.append({"field": field, "patients": total,
+                     "recorded_percent": _share(total, missing),
+                     "known_percent": _share(total, missing + unknown),
+                     "target_percent": target, "meets_target": recorded >= target,
+                     "recorded_at_least": privacy.small_cell(missing),
+                     "known_at_least": privacy.small_cell(missing + unknown)})
     return pd.DataFrame(rows, columns=columns)
+
+
+def _share(total: int, not_recorded: int) -> float:
+    """100 * (total - not_recorded) / total; when not_recorded is a small cell, the share
+    with 10 not recorded, floored to one decimal: at most what is true, and the same for
+    every count from 1 to 10 (shown as "at least" that)."""
+    if privacy.small_cell(not_recorded):
+        return math.floor(1000 * (total - privacy.SMALL_CELL[1]) / total) / 10
+    return 100 * (total - not_recorded) / total
 
 
 def next_steps(database_url: str | None = None, limit: int = 5) -> list[dict]:
@@ -50,8 +70,10 @@ def next_steps(database_url: str | None = None, limit: int = 5) -> list[dict]:
     steps = []
     if card.empty:
         return steps
-    by_site = completeness_by("site", database_url, fields=SCORED_FIELDS)
-    by_month = completeness_by("period", database_url, fields=SCORED_FIELDS)
+    by_site = completeness_counts("site", database_url, fields=SCORED_FIELDS)
+    shown = completeness_by("site", database_url, fields=SCORED_FIELDS).set_index(
+        ["field", "group"])
+    by_month = completeness_counts("period", database_url, fields=SCORED_FIELDS)
     by_month["recorded_percent"] = 100 * (by_month["patients"] - by_month["missing"]) / by_month[
         "patients"]
     for _, field in card[~card["meets_target"]].iterrows():
@@ -61,7 +83,7 @@ def next_steps(database_url: str | None = None, limit: int = 5) -> list[dict]:
         sites["recorded_percent"] = 100 * (sites["patients"] - sites["missing"]) / sites[
             "patients"]
         worst = sites.sort_values("missing", ascending=False).iloc[0]
-        monthly = completeness_by_site_and_month(field["field"], database_url)
+        monthly = site_month_counts(field["field"], database_url)
         monthly = monthly[monthly["site"] == worst["group"]].sort_values("period")
         below = monthly["complete_percent"] < field["target_percent"]
         since = None
@@ -71,11 +93,19 @@ def next_steps(database_url: str | None = None, limit: int = 5) -> list[dict]:
             while run_start > 0 and below.iloc[run_start - 1]:
                 run_start -= 1
             since = monthly["period"].iloc[run_start]
+        # Chosen on the counts, shown as the suppressed table shows them (None: hidden).
+        seen = shown.loc[(field["field"], worst["group"])]
+        hidden = pd.isna(seen["missing"]) or pd.isna(seen["patients"])
         steps.append({
             "field": field["field"], "site": worst["group"],
-            "missing_patients": int(worst["missing"]), "site_patients": int(worst["patients"]),
-            "site_recorded_percent": float(worst["recorded_percent"]),
+            "missing_patients": None if hidden else int(seen["missing"]),
+            "site_patients": None if pd.isna(seen["patients"]) else int(seen["patients"]),
+            "site_recorded_percent": None if hidden else float(worst["recorded_percent"]),
+            "rank": int(worst["missing"]),
             "target_percent": float(field["target_percent"]), "below_target_since": since,
             "months_below_target": months["group"].tolist(),
         })
-    return sorted(steps, key=lambda step: -step["missing_patients"])[:limit]
+    ordered = sorted(steps, key=lambda step: -step["rank"])[:limit]
+    for step in ordered:
+        del step["rank"]
+    return ordered

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import String, case, exists, func, literal, select
 
+from metrics import privacy
 from store import access
 from store.engine import get_engine
 from store.schema import patients, results
@@ -24,8 +25,32 @@ COLUMNS = ("field", "group", "patients", "missing", "unknown", "asked_but_no_ans
 
 def completeness_by(by: str, database_url: str | None = None,
                     fields=FIELDS) -> pd.DataFrame:
+    """`completeness_counts` as it may be shown: small-cell suppression applied.
+
+    The counts are counts of patients, so each of patients, missing, unknown,
+    asked_but_no_answer and the complete patients behind complete_percent follows the one
+    rule (`metrics.privacy`): a count from 1 to 10 is empty (NA), a group of 1 to 10 patients
+    is empty whole, and complementary cells are emptied so that none can be worked out from
+    the row's patients or a field's total over the groups. complete_percent is shown only
+    when the complete count is: with the patients shown it would give that count back.
+    """
+    counts = completeness_counts(by, database_url, fields)
+    if counts.empty:
+        return counts
+    counts["complete"] = (counts["patients"] - counts["missing"] - counts["unknown"]
+                          - counts["asked_but_no_answer"])
+    shown = privacy.suppress_counts(
+        counts, ["missing", "unknown", "asked_but_no_answer", "complete"], within=["field"],
+        totals=["patients"])
+    shown["complete_percent"] = shown["complete_percent"].where(shown["complete"].notna())
+    return shown.drop(columns="complete")
+
+
+def completeness_counts(by: str, database_url: str | None = None,
+                        fields=FIELDS) -> pd.DataFrame:
     """One row per field and group: field, group, patients, missing, unknown,
-    asked_but_no_answer, complete_percent.
+    asked_but_no_answer, complete_percent. Not suppressed: for computing only; what is shown
+    comes from `completeness_by`.
 
     by      "site" (where the results were measured), "period" (the month of the results) or
             "payer" (the patient's payer; "Missing" when empty)
@@ -102,8 +127,23 @@ def _group_key(by: str):
 
 
 def completeness_by_site_and_month(field: str, database_url: str | None = None) -> pd.DataFrame:
-    """For one field: site, period, patients seen there that month, and complete_percent
-    (a known value: not missing, Unknown or Asked but no answer) — the heat map's cells."""
+    """The heat map's cells as they may be shown: `site_month_counts` with the small-cell
+    rule of a proportion (`metrics.privacy`) over the crossed table site by month. A
+    suppressed cell (column suppressed) has neither patients nor complete_percent: with
+    the patients, the percent would give the complete count back."""
+    frame = site_month_counts(field, database_url)
+    hidden = privacy.suppress(frame.assign(denominator=frame["patients"],
+                                           numerator=frame["complete"]), ["site", "period"])
+    frame["patients"] = frame["patients"].astype("Int64").mask(hidden)
+    frame["complete_percent"] = frame["complete_percent"].mask(hidden)
+    frame["suppressed"] = hidden
+    return frame.drop(columns="complete")
+
+
+def site_month_counts(field: str, database_url: str | None = None) -> pd.DataFrame:
+    """For one field: site, period, patients seen there that month, complete (a known value:
+    not missing, Unknown or Asked but no answer) and complete_percent. Not suppressed: for
+    computing only."""
     access.require("data_quality")
     if field not in FIELDS:
         raise ValueError(f"field must be one of {', '.join(FIELDS)}, not {field!r}")
@@ -124,6 +164,7 @@ def completeness_by_site_and_month(field: str, database_url: str | None = None) 
         frame = pd.DataFrame(conn.execute(query).all(),
                              columns=["site", "period", "patients", "complete"])
     frame["patients"] = frame["patients"].astype("int64")
+    frame["complete"] = frame["complete"].astype("int64")
     frame["complete_percent"] = (100 * frame["complete"].astype(float)
                                  / frame["patients"]).round(2)
-    return frame.drop(columns="complete")
+    return frame

@@ -68,8 +68,14 @@ class CheckResult:
             "exception": self.exception,
         }
 
-    def message(self) -> str:
-        """One line for a person: what was checked, whether it was met, and how much."""
+    def examples(self) -> list:
+        """A few of the unexpected values (empty ones say nothing: "missing" is what the
+        check is about)."""
+        return [value for value in self.sample if value not in (None, "")][:3]
+
+    def message(self, examples: bool = True) -> str:
+        """One line for a person: what was checked, whether it was met, and how much; with
+        `examples`, a few unexpected values (never for a log: they may be identifiers)."""
         if self.exception:
             return f"check {self.check} could not run: {self.exception}"
         if self.unexpected_count is not None and self.element_count:
@@ -78,8 +84,7 @@ class CheckResult:
                 how_much += f" ({self.unexpected_percent:.2f} %)"
         else:
             how_much = f"observed {self.observed_value}"
-        # Empty values say nothing as examples ("missing" is what the check is about).
-        shown = [value for value in self.sample if value not in (None, "")][:3]
+        shown = self.examples() if examples else []
         example = f"; e.g. {shown}" if shown and not self.success else ""
         verdict = "met" if self.success else "not met"
         return (f"{self.suite.split('.')[-1]}: {self.description or self.check} — "

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from metrics import privacy
 from metrics.aggregate import COUNT_COLUMNS, Where, group_counts, measure_definition
 from metrics.disparity import disparity_table
 from metrics.standardisation import directly_standardised_rate
@@ -76,6 +77,9 @@ def age_adjusted(
     hidden = table["suppressed"].to_numpy()
     table.loc[hidden, ["adjusted_rate", "adjusted_lower", "adjusted_upper"]] = np.nan
     table["standardised_cases"] = table["standardised_cases"].astype("Int64")
-    table.loc[hidden, "standardised_cases"] = pd.NA
+    # The cases left out of the adjusted rate (no birth year) are a count of their own.
+    left_out = table["denominator"].astype("Float64") - table["standardised_cases"]
+    table.loc[hidden | privacy.small(table["standardised_cases"])
+              | privacy.small(left_out), "standardised_cases"] = pd.NA
     table.attrs.update({"standard": weights.to_dict(), "measure_id": measure_id, "by": [by]})
     return table

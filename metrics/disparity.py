@@ -19,7 +19,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from metrics import stats
+from metrics import privacy, stats
+from metrics.privacy import SMALL_CELL, small_cell  # noqa: F401  (their old home)
 from metrics.strata import stratifier
 from store.vocabulary import NOT_KNOWN_GROUPS
 
@@ -31,7 +32,6 @@ TABLE_COLUMNS = (
 REFERENCE_CHOICES = ("largest", "best", "overall")
 SIGNIFICANCE = 0.05
 RELATIVE_DIFFERENCE = 0.10  # in the adverse direction
-SMALL_CELL = (1, 10)  # a count in this range is never shown (CMS cell-size policy)
 UNSTABLE_BELOW = 30  # denominators below this are marked unstable (NCHS)
 UNSTABLE_EVENTS_BELOW = 20  # rates on fewer events are marked unstable (NCHS: RSE > 23 %)
 JOIN = " | "  # how a crossed group is written, e.g. "Asian | Spanish"
@@ -41,54 +41,19 @@ def is_known(label: str) -> bool:
     return not any(part in NOT_KNOWN_GROUPS for part in label.split(JOIN))
 
 
-def small_cell(count) -> bool:
-    return SMALL_CELL[0] <= count <= SMALL_CELL[1]
-
-
 def primary_suppression(counts: pd.DataFrame, kind: str) -> np.ndarray:
-    """Groups whose numerator, denominator or non-events is a small cell (1 to 10); for a
-    rate, whose events (numerator) or cases (denominator) are (non-events do not exist)."""
-    denominator = counts["denominator"].to_numpy()
-    suppressed = (denominator >= SMALL_CELL[0]) & (denominator <= SMALL_CELL[1])
-    if kind == "proportion":
-        for count in (counts["numerator"].to_numpy(), denominator - counts["numerator"].to_numpy()):
-            suppressed |= (count >= SMALL_CELL[0]) & (count <= SMALL_CELL[1])
-    elif kind == "rate":
-        count = counts["numerator"].to_numpy()
-        suppressed |= (count >= SMALL_CELL[0]) & (count <= SMALL_CELL[1])
-    return suppressed
+    """Groups whose numerator, denominator or non-events is a small cell (1 to 10) — for a
+    rate its events or cases (non-events do not exist): the first step of
+    `metrics.privacy.suppress`, kept under this name for its callers."""
+    return privacy.primary(counts, kind)
 
 
 def complementary_suppression(counts: pd.DataFrame, names: Sequence[str],
-                              suppressed: np.ndarray) -> np.ndarray:
-    """Also hide the smallest other group wherever a margin has exactly one hidden group.
-
-    A total (the overall rate, or a margin of a crossed table) minus the shown groups would
-    otherwise give the hidden group back. For a crossed table both margins are checked until
-    nothing changes; the whole table is one margin too (the overall total is shown elsewhere).
-    """
-    suppressed = suppressed.copy()
-    denominator = counts["denominator"].to_numpy()
-    margins = [np.zeros(len(counts), dtype=int)]  # the whole table
-    if len(names) == 2:
-        margins += [pd.factorize(counts[name])[0] for name in names]
-    changed = True
-    while changed:
-        changed = False
-        for margin in margins:
-            for key in np.unique(margin):
-                members = np.flatnonzero(margin == key)
-                hidden = suppressed[members]
-                if hidden.sum() != 1 or len(members) < 2:
-                    continue
-                shown = members[~hidden]
-                # A hidden group with no cases at all reveals nothing.
-                if denominator[members[hidden]].sum() == 0:
-                    continue
-                smallest = shown[np.argmin(denominator[shown])]
-                suppressed[smallest] = True
-                changed = True
-    return suppressed
+                              suppressed: np.ndarray, kind: str = "proportion") -> np.ndarray:
+    """The second step of `metrics.privacy.suppress` over the margins of a table by `names`
+    (the whole table, and each dimension of a crossed table), kept under this name."""
+    return privacy.complementary(counts, privacy.margins_of(counts, names), suppressed,
+                                 kind)
 
 
 def choose_reference(labels: list[str], denominator: np.ndarray, rate: np.ndarray,
@@ -144,7 +109,7 @@ def disparity_table(counts: pd.DataFrame, by: Sequence[str], kind: str,
     unstable = denominator < UNSTABLE_BELOW
     if kind == "rate":
         unstable |= counts["numerator"].to_numpy() < UNSTABLE_EVENTS_BELOW
-    suppressed = complementary_suppression(counts, names, primary_suppression(counts, kind))
+    suppressed = privacy.suppress(counts, names, kind)
 
     position = choose_reference(labels, denominator, estimates[:, 0], suppressed, unstable,
                                 reference, higher_is_better)

@@ -35,6 +35,7 @@ __all__ = [
     "CKD_THRESHOLD", "NEPHROLOGY_REFERRAL", "TRANSPLANT_WAITLIST", "STAGES",
     "ckd_epi_2009", "ckd_epi_2021", "ckd_stage", "creatinine_mg_dl", "reclassification",
     "reclassification_table", "shown_reclassification",
+    "reclassification_counts",
 ]
 
 CKD_THRESHOLD = 60  # eGFR < 60 for > 3 months is CKD even with no other sign (KDIGO 2012)
@@ -232,6 +233,34 @@ def _crossed(a: np.ndarray, b: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def reclassification(frame: pd.DataFrame, by: str = "race") -> pd.DataFrame:
+    """`reclassification_counts` as it may be shown: the same columns, each count a nullable
+    integer, empty (NA) where small-cell suppression hides it (`metrics.privacy`).
+
+    Hidden: a count from 1 to 10; an event count whose complement among the estimated
+    results (estimated - count) is from 1 to 10; `estimated` when the results not estimated
+    number 1 to 10; every count of a group of 1 to 10 results. Then complementary
+    suppression: each column across the groups (its total can be known), and the three
+    counts tied by stage_changed = lower_stage_2021 + higher_stage_2021 in each group.
+    """
+    from metrics import privacy  # here: the module alone imports only numpy and pandas
+
+    counts = reclassification_counts(frame, by)
+    columns = list(RECLASSIFICATION_COLUMNS)
+    values = counts[columns].to_numpy(dtype=float)
+    estimated = counts["estimated"].to_numpy(dtype=float)
+    also = np.zeros(values.shape, dtype=bool)
+    for j, column in enumerate(columns):
+        if column == "estimated":
+            also[:, j] = privacy.small(counts["results"].to_numpy() - estimated)
+        elif column != "results":
+            also[:, j] = privacy.small(estimated - values[:, j])
+    also |= privacy.small(counts["results"].to_numpy())[:, None]
+    return privacy.suppress_counts(
+        counts, columns, also=also,
+        rows=[("stage_changed", "lower_stage_2021", "higher_stage_2021")])
+
+
+def reclassification_counts(frame: pd.DataFrame, by: str = "race") -> pd.DataFrame:
     """How many results change clinical category when CKD-EPI 2021 replaces CKD-EPI 2009.
 
     `frame` holds one creatinine result per row with columns ``creatinine_mg_dl``, ``age``,
@@ -256,9 +285,8 @@ def reclassification(frame: pd.DataFrame, by: str = "race") -> pd.DataFrame:
 
     An empty or missing `by` value is the group ``Missing``: no row is dropped.
 
-    The counts are not suppressed here. Callers must apply small-cell suppression (counts of 1
-    to 10, and complementary suppression, as in `metrics.disparity.primary_suppression`)
-    before any count is displayed or exported.
+    The counts are not suppressed here: for computing only. What is displayed or exported
+    comes from `reclassification`, which applies small-cell suppression to these counts.
     """
     needed = ["creatinine_mg_dl", "age", "female", "black", by]
     absent = [name for name in needed if name not in frame.columns]

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from metrics import privacy
 from metrics.aggregate import COUNT_COLUMNS, Where, group_counts, measure_definition
 from metrics.control import mean_chart, p_chart, u_chart
 from metrics.disparity import disparity_table
@@ -77,9 +78,24 @@ def over_time(
         charts.append(figure.drop(columns="rate"))
     result = series.merge(pd.concat(charts, ignore_index=True), on=[by, "period"], how="left")
     # A group hidden over the whole range is hidden in every month too: its shown months
-    # would otherwise add up towards the hidden total.
+    # would otherwise add up towards the hidden total. The months are a crossed table (group
+    # by month) whose margins, the group's whole-range total and the month's total, are
+    # shown elsewhere: its complementary suppression hides a month that total minus the
+    # other months would give back.
     hidden_groups = set(whole.loc[whole["suppressed"], by].astype(str))
+    crossed = privacy.suppress(counts, [by, "period"], kind)
+    crossed_keys = set(zip(counts.loc[crossed, by].astype(str), counts.loc[crossed, "period"]))
     whole_hidden = result[by].astype(str).isin(hidden_groups).to_numpy()
+    crossed_hidden = np.array([key in crossed_keys for key in
+                               zip(result[by].astype(str), result["period"])], dtype=bool)
+    # A month whose reference is hidden has no shown comparison (it would give its rate).
+    hidden_reference = set(result.loc[(whole_hidden | crossed_hidden)
+                                      & result["is_reference"].astype(bool), "period"])
+    result.loc[result["period"].isin(hidden_reference), [
+        "difference", "difference_lower", "difference_upper", "ratio", "ratio_lower",
+        "ratio_upper", "p_value"]] = np.nan
+    result.loc[result["period"].isin(hidden_reference), "flagged"] = False
+    whole_hidden = whole_hidden | crossed_hidden
     result.loc[whole_hidden, "suppressed"] = True
     blank = whole_hidden.copy()
     if kind == "rate":
@@ -103,7 +119,7 @@ def over_time(
     for column in ("lower_limit", "upper_limit"):
         result.loc[hidden, column] = np.nan
     result.loc[hidden, ["beyond_limits", "shift"]] = False
-    result.loc[whole_hidden, "centre"] = np.nan
+    result.loc[result[by].astype(str).isin(hidden_groups).to_numpy(), "centre"] = np.nan
     result.attrs.update(whole.attrs)
     result.attrs.update(_describe(measure, by, where, period_from, period_to))
     return result

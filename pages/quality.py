@@ -34,14 +34,17 @@ columns = st.columns(len(card))
 for column, (_, row) in zip(columns, card.iterrows()):
     label = palette.stratifier_label(row["field"]) if row["field"] != "birth_year" \
         else "Birth year"
+    at_least = "≥ " if row["recorded_at_least"] else ""
     column.metric(
-        label, f"{row['recorded_percent']:.1f} %",
+        label, f"{at_least}{row['recorded_percent']:.1f} %",
         delta=f"{row['recorded_percent'] - row['target_percent']:+.1f} vs target "
               f"{row['target_percent']:.0f} %",
         delta_color="normal", delta_arrow="off" if row["meets_target"] else "auto",
-        help=f"Recorded (not empty) for {row['recorded_percent']:.1f} % of "
+        help=f"Recorded (not empty) for {at_least}{row['recorded_percent']:.1f} % of "
              f"{row['patients']:,} patients; with a known value (not Unknown or Asked but no "
-             f"answer) {row['known_percent']:.1f} %.",
+             f"answer) {'≥ ' if row['known_at_least'] else ''}{row['known_percent']:.1f} %."
+             + (" 1 to 10 patients lack it: the exact share is not shown (small-cell rule)."
+                if at_least else ""),
     )
 
 steps = data.quality_next_steps(version)
@@ -58,10 +61,14 @@ for step in steps:
     everywhere = (f" Across all sites it fell below target in {len(months)} month"
                   f"{'s' if len(months) != 1 else ''} ({palette.format_period(months[0])} to "
                   f"{palette.format_period(months[-1])})." if months else "")
+    if step["missing_patients"] is None:  # a small cell: the counts are not shown
+        how_many = "some of its patients (the count is suppressed: small numbers) "
+    else:
+        how_many = (f"{step['missing_patients']:,} of {step['site_patients']:,} patients seen "
+                    f"({step['site_recorded_percent']:.1f} % recorded, ")
     st.markdown(
-        f"- **{field.capitalize()}**: {step['site']} left it empty for "
-        f"{step['missing_patients']:,} of {step['site_patients']:,} patients seen "
-        f"({step['site_recorded_percent']:.1f} % recorded, target "
+        f"- **{field.capitalize()}**: {step['site']} left it empty for {how_many}"
+        f"{'(' if step['missing_patients'] is None else ''}target "
         f"{step['target_percent']:.0f} %){since}.{everywhere}")
 
 st.subheader("Where and since when")

@@ -35,7 +35,8 @@ from charts.palette import (
     stratifier_label,
 )
 from metrics.aggregate import normal_where
-from metrics.disparity import JOIN, SMALL_CELL, UNSTABLE_BELOW
+from metrics.disparity import JOIN, UNSTABLE_BELOW
+from metrics.privacy import SMALL_CELL
 from metrics.strata import stratifier
 from store.engine import get_engine
 from store.schema import results
@@ -487,18 +488,18 @@ def completeness_table(field: str, by: str, url: str | None) -> pd.DataFrame:
     with 1 to 10 known or not known, is shown by name only."""
     import numpy as np
 
-    from data_quality.completeness import completeness_by
+    from data_quality.completeness import completeness_counts
     from data_quality.suites import THRESHOLDS
-    from metrics.disparity import complementary_suppression, primary_suppression
+    from metrics import privacy
 
-    found = completeness_by(by, url, fields=(field,))
+    found = completeness_counts(by, url, fields=(field,))
     table = pd.DataFrame({
         by: found["group"].astype(str),
         "denominator": found["patients"].astype("int64"),
         "numerator": (found["patients"] - found["missing"] - found["unknown"]
                       - found["asked_but_no_answer"]).astype("int64"),
     })
-    hidden = complementary_suppression(table, [by], primary_suppression(table, "proportion"))
+    hidden = privacy.suppress(table, [by])
     table["rate"] = np.where(hidden, np.nan, table["numerator"] / table["denominator"])
     for column in ("denominator", "numerator"):
         table[column] = table[column].astype("Int64").mask(hidden)

@@ -183,8 +183,11 @@ def import_extract(
             if gate is not None:
                 checked = gate(conn)
                 for failed in checked.blocking:
-                    problems.add("data-quality gate", None, failed.column, None,
-                                 failed.message())
+                    # The examples are the value (possibly patient_ids): shown to the person
+                    # importing, left out of the audit log with every other value.
+                    shown = failed.examples()
+                    problems.add("data-quality gate", None, failed.column,
+                                 str(shown) if shown else None, failed.message(examples=False))
                 if problems:
                     raise ImportRefused(problems)
                 steps.done("data-quality gate")
@@ -220,7 +223,8 @@ def import_extract(
                 lock.record_refusal({
                     "source": source, "files": [info.name for info in files],
                     "problems": len(error.problems),
-                    "first": [str(problem) for problem in error.problems.items[:5]]},
+                    "first": [problem.describe(with_value=False)
+                              for problem in error.problems.items[:5]]},
                     database_url)
             raise
         finally:

@@ -16,12 +16,18 @@ class Problem:
     rows: int = 1  # rows sharing this value, for problems grouped by distinct value
 
     def __str__(self) -> str:
+        return self.describe(with_value=True)
+
+    def describe(self, with_value: bool = True) -> str:
+        """File, line, column, value and rule; without the value for logs and the audit log,
+        which must not hold a patient's identifier or data (the person importing is shown
+        the value: it is their own file, and they need it to find the row)."""
         where = self.file
         if self.line is not None:
             where += f", line {self.line:,}"
         if self.column:
             where += f", column {self.column}"
-        what = "" if self.value is None else f"{_quote(self.value)}: "
+        what = "" if self.value is None or not with_value else f"{_quote(self.value)}: "
         rows = f" ({self.rows:,} rows; the first is on the line shown)" if self.rows > 1 else ""
         return f"{where}: {what}{self.rule}{rows}"
 

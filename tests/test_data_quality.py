@@ -138,7 +138,12 @@ def test_importing_the_package_does_not_import_great_expectations():
 # --- completeness by group -------------------------------------------------------------------
 @pytest.mark.parametrize("by", dq.BY)
 def test_completeness_by_matches_the_raw_csv(sample_url, raw, by):
-    got = dq.completeness_by(by, sample_url)
+    got = dq.completeness_counts(by, sample_url)
+    shown = dq.completeness_by(by, sample_url)
+    assert shown[["field", "group"]].equals(got[["field", "group"]])
+    for column in ("patients", "missing", "unknown", "asked_but_no_answer"):
+        same = shown[column].isna() | (shown[column] == got[column])
+        assert same.all() and not shown[column].between(1, 10).any(), column
     assert list(got.columns) == ["field", "group", "patients", "missing", "unknown",
                                  "asked_but_no_answer", "complete_percent"]
     want = expected_completeness(*raw, by)

@@ -32,6 +32,7 @@ from metrics.egfr import (
     ckd_stage,
     creatinine_mg_dl,
     reclassification,
+    reclassification_counts,
 )
 
 REL = 1e-9
@@ -363,7 +364,7 @@ def test_hand_built_frame_values_are_what_the_comments_say():
 def test_reclassification_counts():
     frame = hand_built_frame()
     before = frame.copy()
-    table = reclassification(frame)
+    table = reclassification_counts(frame)
     pd.testing.assert_frame_equal(table, EXPECTED, check_dtype=False)
     counts = table.drop(columns="race")
     assert all(dtype == np.int64 for dtype in counts.dtypes)
@@ -375,11 +376,37 @@ def test_reclassification_counts():
 
 def test_reclassification_groups_by_another_column_and_keeps_categories():
     frame = hand_built_frame().assign(site=["North"] * 7 + [None] * 6)
-    table = reclassification(frame, by="site")
+    table = reclassification_counts(frame, by="site")
     assert list(table["site"]) == ["North", "Missing"]
     assert list(table["results"]) == [7, 6]
     frame["race"] = frame["race"].astype("category")
-    pd.testing.assert_frame_equal(reclassification(frame), EXPECTED, check_dtype=False)
+    pd.testing.assert_frame_equal(reclassification_counts(frame), EXPECTED, check_dtype=False)
+
+
+def test_reclassification_shows_no_count_from_1_to_10_nor_one_that_totals_give_back():
+    # Twelve copies of the Black and White rows, two of the Missing ones: the Missing group
+    # (6 results) is hidden whole; of the others, only counts and complements over 10 show.
+    frame = hand_built_frame()
+    copies = [12] * 10 + [2] * 3
+    frame = frame.loc[frame.index.repeat(copies)].reset_index(drop=True)
+    counts = reclassification_counts(frame).set_index("race")
+    shown = reclassification(frame).set_index("race")
+    assert list(shown.columns) == list(counts.columns)
+    assert shown.loc["Missing"].isna().all()
+    for column in counts.columns:
+        visible = shown[column].notna()
+        assert (shown.loc[visible, column] == counts.loc[visible, column]).all()
+        assert not shown[column].between(1, 10).any()
+        assert not (shown["estimated"] - shown[column]).between(1, 10).any()
+        # One hidden cell with cases in a column would be its total minus the others.
+        hidden = counts.loc[~visible, column]
+        assert (hidden > 0).sum() != 1 and not 1 <= hidden.sum() <= 10, column
+    # The hidden Missing group takes the next smallest group's results with it (White, 48);
+    # Black's 72 stay; a count of 0 reveals nothing and stays.
+    assert shown.loc[BLACK, "results"] == 72 and pd.isna(shown.loc["White", "results"])
+    assert shown.loc[BLACK, "lower_stage_2021"] == 0
+    both = shown[["stage_changed", "lower_stage_2021", "higher_stage_2021"]]
+    assert (both.isna().sum(axis=1) != 1).all()
 
 
 def test_reclassification_needs_its_columns():

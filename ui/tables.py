@@ -7,7 +7,8 @@ import streamlit as st
 
 import charts
 from charts import palette
-from metrics.disparity import SMALL_CELL, UNSTABLE_BELOW
+from metrics.disparity import UNSTABLE_BELOW
+from metrics.privacy import SMALL_CELL
 
 SUPPRESSED_NOTE = (f"Suppressed: a count from {SMALL_CELL[0]} to {SMALL_CELL[1]} (cases, events "
                    "or non-events) is never shown, nor a group from which one could be worked "
@@ -45,6 +46,11 @@ def show_disparity(table: pd.DataFrame) -> None:
         "reference" if ref else "suppressed" if sup else "flagged" if flag else ""
         for ref, sup, flag in zip(table["is_reference"], table["suppressed"], table["flagged"])]
     shown["Few cases"] = table["unstable"].map({True: "unstable", False: ""})
+    # The domain left a suppressed group's counts empty; say why rather than "n/a".
+    hidden = table["suppressed"].astype(bool).to_numpy()
+    shown.loc[hidden, "Cases"] = "suppressed"
+    if kind == "proportion":
+        shown.loc[hidden, "Met"] = "suppressed"
     st.dataframe(shown, hide_index=True, column_config={
         "Difference": st.column_config.TextColumn(
             help="Group minus reference, with Newcombe's interval in the CSV."),
