@@ -208,7 +208,7 @@ def pandas_reclassification(sample, url, by, period_from=None, period_to=None):
     frame["age"] = frame["date"].str[:4].astype(float) - frame["birth_year"].astype(float)
     frame["female"] = frame["sex"].map({"Female": True, "Male": False})
     frame["black"] = frame["race"] == egfr.BLACK
-    return egfr.reclassification(frame, by=by)
+    return egfr.reclassification_counts(frame, by=by)
 
 
 @pytest.mark.parametrize(("by", "period_from", "period_to"), [

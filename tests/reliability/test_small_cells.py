@@ -140,11 +140,12 @@ NUMBER = r"\d{1,3}(?:,\d{3})+|\d+"
 # them (not "3 of 12 items", "page 1 of 2", "4.5 of", "12 of 20 %").
 OF = re.compile(rf"(?<![\w.,])(?<!page )(?<!Page )({NUMBER}) of ({NUMBER})(?![.,]?\d)"
                 r"(?!\s*%)(?!\s+(?:items|checks|runs|groups|measures|months|phases|views|"
-                r"steps|entries|sessions|questions|resources|goals|interventions))")
-# The tracker counts checklist items, phases and questions, not patients.
+                r"steps|entries|sessions|questions|resources|goals|interventions|"
+                r"race-adjusted tools|tools))")
+# The tracker counts checklist items, phases, questions and clinical tools, not patients.
 NOT_PATIENTS = ("items", "elements met", "phases", "self-assessment", "flagged gaps",
                 "questions", "group-months", "Commit:", "Learn:", "Data:", "Vision:",
-                "Launch:")
+                "Launch:", "race-adjusted tools")
 N_IS = re.compile(rf"\bn = ({NUMBER})(?![.,]?\d)")
 CASES = re.compile(rf"(?<![\w.,])({NUMBER}) (?:cases|patients seen)\b")
 OF_PATIENTS = re.compile(rf"\bof ({NUMBER}) (?:patients|cases)\b")  # "45.5 % of 7 patients"
