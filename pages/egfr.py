@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
+import snapshots
+import store
 from charts import egfr as charts_egfr
 from charts.palette import format_count, format_period_range, stratifier_label
-from snapshots.tables import neutralise
 from store import access as store_access
 from ui import access, data
 from ui.charts import show_chart
 from ui.frame import require_frame
 from ui.tables import SUPPRESSED_NOTE
+from ui.tracker_forms import as_this_user
 
 require_frame()
 access.require_page("data_quality")
@@ -41,7 +43,8 @@ if shown.empty:
     st.warning("No creatinine result falls in the months chosen in the sidebar: widen them.")
     st.stop()
 
-st.markdown(f"**{charts_egfr.reclassification_sentence(shown)}**")
+sentence = charts_egfr.reclassification_sentence(shown)
+st.markdown(f"**{sentence}**")
 period = format_period_range(filters.period_from, filters.period_to)
 st.caption(f"{period[:1].upper() + period[1:]}; all "
            "sites (creatinine results carry no site). One result per patient: their most "
@@ -87,7 +90,14 @@ st.caption("Stages are KDIGO GFR categories (G1 ≥ 90, G2 60–89, G3a 45–59,
            "own; patients not recorded as Black get the 2009 equation's non-Black value, as "
            "laboratories reported it.")
 if store_access.can("export"):
-    export = table.astype(object).where(table.notna(), "suppressed").map(neutralise)
+    # Through the one listing exporter: text neutralised, the export audited, made when the
+    # button is pressed as the user who pressed it.
+    rows = table.astype(object).where(table.notna(), "suppressed").values.tolist()
+    url = store.database_url()
+    make = as_this_user(lambda actor: snapshots.export_listing(
+        f"egfr-reclassification-by-{by}", f"eGFR reclassification by {HEADERS[by].lower()}",
+        [("In words", sentence), ("Months", period)], list(table.columns), rows, "csv", url,
+        actor=actor).data)
     st.download_button(
-        "Download this table (CSV)", export.to_csv(index=False).encode("utf-8-sig"),
-        file_name=f"egfr-reclassification-by-{by}.csv", mime="text/csv", key="egfr_csv")
+        "Download this table (CSV)", make, file_name=f"egfr-reclassification-by-{by}.csv",
+        mime="text/csv", key="egfr_csv", on_click="ignore")

@@ -67,6 +67,15 @@ def _label_column(name: str) -> Column:
     return Column(name, String(64), nullable=False)
 
 
+def _sum_columns() -> list[Column]:
+    """The columns of `SUMS`, for every table that holds them (one list, so that a new sum
+    reaches the count table and its summaries alike)."""
+    counted = {"denominator", "numerator"}  # every cell has them
+    # value sums: mean-type measures; exposure: rate measures' patient-days or admissions
+    return [Column(name, Integer, nullable=False) if name in counted else Column(name, Float)
+            for name in SUMS]
+
+
 result_counts = Table(
     "result_counts",
     metadata,
@@ -74,11 +83,7 @@ result_counts = Table(
     Column("period", String(7), nullable=False),
     Column("site", Text, nullable=False),
     *[_label_column(name) for name in LABELLED],
-    Column("denominator", Integer, nullable=False),
-    Column("numerator", Integer, nullable=False),
-    Column("value_sum", Float),
-    Column("value_sum_squares", Float),
-    Column("exposure", Float),  # rate measures: summed patient-days or admissions
+    *_sum_columns(),
     # One row per cell; the key starts with what every request filters on (a measure and a
     # period range). On SQLite the table is stored in key order (WITHOUT ROWID), so such a
     # request reads one contiguous stretch of it.
@@ -117,10 +122,7 @@ result_margins = Table(
     Column("measure_id", String(64), nullable=False),
     Column("period", String(7), nullable=False),
     Column("label", Text, nullable=False),
-    *[Column(name, type_, nullable=nullable) for name, type_, nullable in
-      (("denominator", Integer, False), ("numerator", Integer, False),
-       ("value_sum", Float, True), ("value_sum_squares", Float, True),
-       ("exposure", Float, True))],
+    *_sum_columns(),
     PrimaryKeyConstraint("stratifier", "measure_id", "period", "label",
                          name="pk_result_margins"),
     sqlite_with_rowid=False,

@@ -20,8 +20,9 @@ import tracker
 from store import access, audit
 from store.access import NotAllowed, User
 from store.engine import dispose_engine, get_engine
+from tests import test_access
 from tests.conftest import REPO
-from tests.test_access import AUTH, EMAIL, ROLES_TOML
+from tests.test_access import AUTH, EMAIL
 from tracker import schema
 
 # Written out from ../shared/DOMAIN.md ("Race-based clinical algorithms under review"), not
@@ -352,12 +353,7 @@ def test_the_command_line_lists_the_inventory(database_url):
 
 
 # --- the page ---------------------------------------------------------------------------------
-@pytest.fixture
-def roles_file(tmp_path, monkeypatch):
-    path = tmp_path / "roles.toml"
-    path.write_text(ROLES_TOML)
-    monkeypatch.setenv("EQUITY_ROLES_FILE", str(path))
-    return path
+roles_file = test_access.roles_file  # the roles of tests/test_access.py, as a fixture here
 
 
 def page_as(role: str, url: str, monkeypatch) -> AppTest:

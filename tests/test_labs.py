@@ -330,7 +330,8 @@ def open_page(url, monkeypatch, role="analyst") -> AppTest:
     return app
 
 
-def test_the_page_tells_the_leader_and_shows_suppressed_counts(labs_database, monkeypatch):
+def test_the_page_tells_the_leader_and_shows_suppressed_counts(labs_database, monkeypatch,
+                                                               deferred_files):
     app = open_page(labs_database, monkeypatch)
     sentence = next(m.value for m in app.markdown if "2021 equation" in m.value)
     assert "of your" in sentence and "Black patients" in sentence and "below 60" in sentence
@@ -350,6 +351,17 @@ def test_the_page_tells_the_leader_and_shows_suppressed_counts(labs_database, mo
     assert spec["layout"]["title"]["text"].startswith("What the race-free eGFR changes")
     download = [b for b in app.get("download_button")]
     assert download  # analysts may export
+    # the file: the shown table, suppressed cells as such, text neutralised, the export audited
+    name, make = deferred_files[download[0].proto.deferred_file_id]
+    text = make().decode("utf-8-sig")
+    assert name == "egfr-reclassification-by-race.csv"
+    assert sentence.strip("*").split(",")[0] in text and "suppressed" in text
+    assert egfr.BLACK in text
+    from store import access, audit
+    with access.acting_as(access.User(email="admin@example.org", name="Admin", role="admin")):
+        entries = audit.entries(labs_database, action="export")
+    assert any(entry["details"].get("listing") == "egfr-reclassification-by-race"
+               for entry in entries)
 
     app.selectbox(key="egfr_by").set_value("sex").run()
     shown = app.dataframe[0].value

@@ -45,7 +45,8 @@ HOSTILE = {
     "formula-like 2": "@SUM(1+1)*cmd|' /C calc'!A0",
     "markdown link": "[Reset your password](/reset-password)",
     "icon shortcode": ":material/home: :red[alarm] $x^2$",
-    "HTML": "<script>alert(1)</script><img src=x onerror=alert(1)>",
+    # markup and an event handler, referring to no file or address at all (nothing to fetch)
+    "HTML": "<script>alert(1)</script><b onmouseover=alert(1)>bold</b>",
     "quotes": '"\'"`',
     "NUL": "cbp\x00",
     "line breaks": "race\r\nSet-Cookie: x=1",
