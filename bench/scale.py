@@ -197,13 +197,13 @@ def step_pandas(sqlite_url: str, patients: int, requests_json: str) -> dict:
     started = time.perf_counter()
     with duckdb.connect(str(_duckdb_file(patients)), read_only=True) as conn:
         rows = conn.execute("SELECT r.measure_id, r.period, r.site, r.numerator, r.value, "
-                            "p.* FROM results r JOIN patients p USING (patient_key) "
+                            "r.exposure, p.* FROM results r JOIN patients p USING (patient_key) "
                             "WHERE r.denominator = 1").df()
     frame = labels.patient_labels({name: rows[name] for name in labels.PATIENT_LABELLED})
     year = rows["period"].str.slice(0, 4).astype(float).to_numpy()
     ages = labels.age_group_codes(year, rows["birth_year"].astype(float).to_numpy())
     frame["age_group"] = np.array(labels.AGE_LABELS, dtype=object)[ages]
-    for name in ("measure_id", "period", "site", "numerator", "value"):
+    for name in ("measure_id", "period", "site", "numerator", "value", "exposure"):
         frame[name] = rows[name]
     frame["denominator"] = 1
     frame["value_squared"] = frame["value"] * frame["value"]
@@ -217,7 +217,7 @@ def step_pandas(sqlite_url: str, patients: int, requests_json: str) -> dict:
             wanted &= frame[name].isin(values)
         names = request["by"]
         counts = (frame[wanted].groupby(names, observed=True)
-                  [["denominator", "numerator", "value", "value_squared"]]
+                  [["denominator", "numerator", "value", "value_squared", "exposure"]]
                   .sum(min_count=0).reset_index())
         counts.columns = [*names, *COUNT_COLUMNS]
         return _statistics(counts, request, names, measures)

@@ -191,6 +191,16 @@ def format_percent(value, decimals: int = 1, missing: str = MISSING_TEXT) -> str
     return missing if number is None else format_number(number * 100, decimals) + " %"
 
 
+BOUND_SIGNS = {"": "", "at least": "\u2265 ", "at most": "\u2264 "}
+
+
+def format_share(share, bound: str = "", missing: str = MISSING_TEXT) -> str:
+    """A share as `metrics.privacy.shown_share` gives it: '97.3 %', or a bound that stands
+    for a small count, '\u2265 99.5 %' (at least) or '\u2264 0.5 %' (at most)."""
+    text = format_percent(share, missing=missing)
+    return text if text == missing else BOUND_SIGNS[bound] + text
+
+
 def format_count(value, missing: str = MISSING_TEXT) -> str:
     """'2,362'; `missing` for an empty (for example suppressed) count."""
     return format_number(value, 0, missing)

@@ -1,8 +1,6 @@
 """Where data capture fails and since when: the scorecard and the next steps, from counts."""
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 from sqlalchemy import String, case, func, literal, select
 
@@ -20,9 +18,10 @@ def scorecard(database_url: str | None = None) -> pd.DataFrame:
     """One row per demographic field, over every patient (as the validation checks count):
     patients, recorded_percent (not empty), known_percent (not empty, Unknown or Asked but
     no answer), target_percent, meets_target (recorded against the check's threshold) and
-    recorded_at_least (known_at_least): True when 1 to 10 patients are not recorded (not
-    known), so that the percent is a bound ("at least"), not the share (which, with the
-    patients, would give that small count back)."""
+    recorded_bound (known_bound): "at least" or "at most" when the percent is a bound, not
+    the share, because 1 to 10 patients are not recorded or are (with the patients shown
+    beside it, the share would give that small count back: `metrics.privacy.shown_share`);
+    "" when it is the share."""
     counts = []
     for field in SCORED_FIELDS:
         column = patients.c[field]
@@ -34,7 +33,7 @@ def scorecard(database_url: str | None = None) -> pd.DataFrame:
         row = conn.execute(select(func.count().label("patients"), *counts)).mappings().one()
     total = int(row["patients"])
     columns = ["field", "patients", "recorded_percent", "known_percent", "target_percent",
-               "meets_target", "recorded_at_least", "known_at_least"]
+               "meets_target", "recorded_bound", "known_bound"]
     if not total:
         return pd.DataFrame(columns=columns)
     rows = []
@@ -42,24 +41,18 @@ def scorecard(database_url: str | None = None) -> pd.DataFrame:
         missing, unknown = int(row[f"{field}_missing"] or 0), int(row[f"{field}_unknown"] or 0)
         recorded = 100 * (total - missing) / total
         target = 100 * THRESHOLDS[f"complete.{field}"]
-        # A share of every patient gives its count back with the total shown beside it: a
-        # share that rests on 1 to 10 patients is given as a bound (the small-cell rule).
+        recorded_share, recorded_bound = privacy.shown_share(total - missing, total)
+        known_share, known_bound = privacy.shown_share(total - missing - unknown, total)
         rows.append({"field": field, "patients": total,
-                     "recorded_percent": _share(total, missing),
-                     "known_percent": _share(total, missing + unknown),
+                     "recorded_percent": _percent(recorded_share),
+                     "known_percent": _percent(known_share),
                      "target_percent": target, "meets_target": recorded >= target,
-                     "recorded_at_least": privacy.small_cell(missing),
-                     "known_at_least": privacy.small_cell(missing + unknown)})
+                     "recorded_bound": recorded_bound, "known_bound": known_bound})
     return pd.DataFrame(rows, columns=columns)
 
 
-def _share(total: int, not_recorded: int) -> float:
-    """100 * (total - not_recorded) / total; when not_recorded is a small cell, the share
-    with 10 not recorded, floored to one decimal: at most what is true, and the same for
-    every count from 1 to 10 (shown as "at least" that)."""
-    if privacy.small_cell(not_recorded):
-        return math.floor(1000 * (total - privacy.SMALL_CELL[1]) / total) / 10
-    return 100 * (total - not_recorded) / total
+def _percent(share: float | None) -> float | None:
+    return None if share is None else 100 * share
 
 
 def next_steps(database_url: str | None = None, limit: int = 5) -> list[dict]:

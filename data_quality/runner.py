@@ -19,14 +19,15 @@ import contextlib
 import os
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, and_, case, func, literal, not_, or_, select, text
 from sqlalchemy.engine import make_url
 
 from data_quality import suites
-from data_quality.schema import latest_batch_id, record_run
+from data_quality.schema import latest_batch_id, record_run, shown_counts
+from metrics import privacy
 from store import access, audit
 from store.engine import database_url as resolve_url
 from store.engine import get_engine
@@ -56,16 +57,28 @@ class CheckResult:
     kwargs: dict = field(default_factory=dict)
     description: str = ""
     exception: str | None = None  # the check could not run (counts as a failure)
+    suppressed: bool = False  # counts hidden by `shown` (small-cell rule)
+
+    def shown(self) -> CheckResult:
+        """This result as a screen or a file may show it: counts that rest on 1 to 10 rows
+        hidden (`data_quality.schema.shown_counts`); a SQL check's sample rows (one row per
+        case) never leave. Value examples stay: they are what a data steward fixes."""
+        counts = shown_counts(self.expectation, self.element_count, self.unexpected_count,
+                              self.unexpected_percent, self.observed_value)
+        return replace(self, sample=[v for v in self.sample if not isinstance(v, dict)],
+                       **counts)
 
     def to_dict(self) -> dict:
+        """As `shown`: what `manage.py validate --format json` prints."""
+        shown = self.shown()
         return {
-            "expectation": self.expectation, "column": self.column, "success": self.success,
-            "unexpected_percent": self.unexpected_percent, "check": self.check,
-            "suite": self.suite, "category": self.category, "critical": self.critical,
-            "element_count": self.element_count, "unexpected_count": self.unexpected_count,
-            "observed_value": self.observed_value, "sample": self.sample,
-            "kwargs": self.kwargs, "description": self.description,
-            "exception": self.exception,
+            "expectation": shown.expectation, "column": shown.column, "success": shown.success,
+            "unexpected_percent": shown.unexpected_percent, "check": shown.check,
+            "suite": shown.suite, "category": shown.category, "critical": shown.critical,
+            "element_count": shown.element_count, "unexpected_count": shown.unexpected_count,
+            "observed_value": shown.observed_value, "sample": shown.sample,
+            "kwargs": shown.kwargs, "description": shown.description,
+            "exception": shown.exception, "suppressed": shown.suppressed,
         }
 
     def examples(self) -> list:
@@ -78,17 +91,30 @@ class CheckResult:
         `examples`, a few unexpected values (never for a log: they may be identifiers)."""
         if self.exception:
             return f"check {self.check} could not run: {self.exception}"
-        if self.unexpected_count is not None and self.element_count:
-            how_much = f"{self.unexpected_count:,} of {self.element_count:,} rows"
-            if self.unexpected_percent is not None:
-                how_much += f" ({self.unexpected_percent:.2f} %)"
-        else:
-            how_much = f"observed {self.observed_value}"
-        shown = self.examples() if examples else []
-        example = f"; e.g. {shown}" if shown and not self.success else ""
+        shown = self.shown()
+        how_much = self._how_much(shown)
+        values = shown.examples() if examples else []
+        example = f"; e.g. {values}" if values and not self.success else ""
         verdict = "met" if self.success else "not met"
         return (f"{self.suite.split('.')[-1]}: {self.description or self.check} — "
                 f"{self.check} {verdict}: {how_much}{example}")
+
+    def _how_much(self, shown: CheckResult) -> str:
+        few = privacy.SHOWN_AS
+        if shown.unexpected_count is not None and shown.element_count:
+            how_much = f"{shown.unexpected_count:,} of {shown.element_count:,} rows"
+            if shown.unexpected_percent is not None:
+                how_much += f" ({shown.unexpected_percent:.2f} %)"
+            return how_much
+        if shown.suppressed and shown.element_count is None and self.element_count:
+            return f"{few} rows considered (counts not shown: small-cell rule)"
+        if shown.suppressed and self.element_count:
+            if privacy.small_cell(self.unexpected_count):
+                return f"{few} of {shown.element_count:,} rows (small-cell rule)"
+            return (f"all but {few} of {shown.element_count:,} rows (small-cell rule)")
+        if shown.suppressed:
+            return f"{few} rows (small-cell rule)"
+        return f"observed {shown.observed_value}"
 
 
 @dataclass

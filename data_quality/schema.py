@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 
 from data_quality.suites import CHECKS
+from metrics import privacy
 from store.engine import get_engine
 from store.schema import import_batches, metadata
 
@@ -189,7 +190,47 @@ def validation_history(database_url: str | None = None, limit: int = 20,
             query = query.where(v.c.check_name == check)
         frame = pd.DataFrame(conn.execute(query).all(), columns=list(HISTORY_COLUMNS))
     frame["observed_value"] = frame["observed_value"].map(_loads)
+    return _shown_history(frame)
+
+
+def _shown_history(frame: pd.DataFrame) -> pd.DataFrame:
+    """The history as a screen may show it (`shown_counts` on every row)."""
+    names = ["element_count", "unexpected_count", "unexpected_percent", "observed_value"]
+    shown = [shown_counts(row.expectation, *(getattr(row, n) for n in names))
+             for row in frame.itertuples(index=False)]
+    shown = pd.DataFrame(shown, columns=[*names, "suppressed"], index=frame.index)
+    for name in ("element_count", "unexpected_count"):
+        frame[name] = shown[name].astype("Int64")
+    frame["unexpected_percent"] = shown["unexpected_percent"].astype(float)
+    frame["observed_value"], frame["suppressed"] = shown["observed_value"], shown["suppressed"]
     return frame
+
+
+def shown_counts(expectation: str, element_count, unexpected_count, unexpected_percent,
+                 observed_value) -> dict:
+    """A check's counts as a screen or a file may show them (the small-cell rule,
+    `metrics.privacy`): when the rows failing, the rows passing or the rows considered
+    number 1 to 10, the failing count and its percent are hidden (the rows considered too
+    when they are that few); a SQL check's count of rows found from 1 to 10 too. The stored
+    history keeps the exact counts. Returns the four counts and `suppressed`."""
+    def known(value):
+        return value is not None and not pd.isna(value)
+
+    hidden = False
+    if known(unexpected_count) and known(element_count):
+        hidden = privacy.share_gives_back(unexpected_count, element_count)
+    elif known(unexpected_count):
+        hidden = privacy.small_cell(unexpected_count)
+    if hidden:
+        unexpected_count = unexpected_percent = None
+    if known(element_count) and privacy.small_cell(element_count):
+        element_count, hidden = None, True
+    if (expectation == "unexpected_rows_expectation" and isinstance(observed_value, int | float)
+            and privacy.small_cell(observed_value)):
+        observed_value, hidden = None, True
+    return {"element_count": element_count, "unexpected_count": unexpected_count,
+            "unexpected_percent": unexpected_percent, "observed_value": observed_value,
+            "suppressed": hidden}
 
 
 def latest_run(database_url: str | None = None, before: int | None = None):
@@ -257,9 +298,10 @@ def compare_with_previous(database_url: str | None = None,
     if current is None:
         return pd.DataFrame(columns=list(COMPARISON_COLUMNS))
     previous = latest_run(database_url, before=current.run_id)
-    before = {r.check: r for r in previous.results} if previous else {}
+    # As a screen shows them: percents that rest on 1 to 10 rows are hidden.
+    before = {r.check: r.shown() for r in previous.results} if previous else {}
     rows = []
-    for result in current.results:
+    for result in (r.shown() for r in current.results):
         old = before.get(result.check)
         if old is None:
             status = "new check"

@@ -15,6 +15,7 @@ their older names). No pandas object is changed: a boolean mask comes back, True
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -34,6 +35,33 @@ def small(values) -> np.ndarray:
 
 def small_cell(count) -> bool:
     return bool(small(count)[0])
+
+
+def share_gives_back(part, total) -> bool:
+    """True when the share part / total, read beside its total (the patients on the
+    overview, the rows of a check), would give back a count from 1 to 10: the part, the rest
+    (total - part) or the total itself."""
+    part, total = int(part or 0), int(total or 0)
+    return small_cell(part) or small_cell(total - part) or small_cell(total)
+
+
+def shown_share(part, total) -> tuple[float | None, str]:
+    """The share part / total as it may be shown beside its total: (share, "") when no count
+    it rests on is small; when the rest (total - part) is 1 to 10, the share with 10 left,
+    floored to 0.1 % and read "at least"; when the part is 1 to 10, the share of 10, raised
+    to 0.1 % and read "at most" (the same for every small count: nothing is given back, and
+    the bound is true); (None, "") when the total is 0 or itself small, or when a bound
+    would stand for one count."""
+    part, total = int(part or 0), int(total or 0)
+    if not total or small_cell(total):
+        return None, ""
+    if total <= SMALL_CELL[1] + 2 and (small_cell(part) or small_cell(total - part)):
+        return None, ""  # 11 or 12: a bound would stand for one count (12 - 11 = 1)
+    if small_cell(total - part):
+        return math.floor(1000 * (total - SMALL_CELL[1]) / total) / 1000, "at least"
+    if small_cell(part):
+        return math.ceil(1000 * SMALL_CELL[1] / total) / 1000, "at most"
+    return part / total, ""
 
 
 def _counts(cells: pd.DataFrame, kind: str, denominator: str,

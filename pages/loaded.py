@@ -5,7 +5,8 @@ import pandas as pd
 import streamlit as st
 
 import store
-from ui import access
+from metrics.privacy import SHOWN_AS
+from ui import access, data
 from ui.frame import require_frame
 
 require_frame()
@@ -38,7 +39,8 @@ if batch:
     )
 
 st.subheader("Measures")
-table = pd.DataFrame(store.measures_loaded())
+table = data.measures_shown(data.data_version())
+table["cases"] = table["cases"].map(lambda n: SHOWN_AS if pd.isna(n) else f"{n:,}")
 table["direction"] = table["higher_is_better"].map({True: "higher is better",
                                                     False: "lower is better"})
 st.dataframe(
@@ -49,7 +51,10 @@ st.dataframe(
         "measure_id": "ID",
         "kind": "Kind",
         "direction": "Direction",
-        "cases": st.column_config.NumberColumn("Cases counted", format="localized"),
+        "cases": st.column_config.TextColumn(
+            "Cases counted", help=f"{SHOWN_AS}: 1 to 10 cases, or a measure hidden with "
+                                  "them so that no small count can be worked out (small-cell "
+                                  "rule)."),
         "first_period": "First month",
         "last_period": "Last month",
     },

@@ -39,9 +39,12 @@ cards[1].metric("Patients", charts.format_count(loaded["patients"]))
 cards[2].metric("Flagged gaps", f"{len(gaps)}",
                 help="Groups worse than their reference by at least 10 % (relative, adverse "
                      "direction) with p ≤ 0.05: the AHRQ rule. See Methods.")
-cards[3].metric("Race and ethnicity recorded", charts.format_percent(completeness),
+cards[3].metric("Race and ethnicity recorded", charts.format_share(*completeness),
                 help="Share of patients whose race and ethnicity are both recorded (not "
-                     "missing, unknown or asked-but-no-answer). Target 95 %.")
+                     "missing, unknown or asked-but-no-answer). Target 95 %."
+                     + (" A bound: 1 to 10 patients lack them (or have them), and the exact "
+                        "share would give that count back (small-cell rule)."
+                        if completeness[1] else ""))
 links = st.columns(4)
 links[0].page_link(LOADED, label="Which measures")
 links[1].page_link(LOADED, label="What is loaded")

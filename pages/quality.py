@@ -2,6 +2,7 @@
 when does capture fail? Checks run with Great Expectations inside the database."""
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 import charts
@@ -34,17 +35,18 @@ columns = st.columns(len(card))
 for column, (_, row) in zip(columns, card.iterrows()):
     label = palette.stratifier_label(row["field"]) if row["field"] != "birth_year" \
         else "Birth year"
-    at_least = "≥ " if row["recorded_at_least"] else ""
+    recorded = palette.format_share(row["recorded_percent"] / 100, row["recorded_bound"])
+    known = palette.format_share(row["known_percent"] / 100, row["known_bound"])
+    below = row["recorded_percent"] - row["target_percent"]  # NaN: 1 to 10 patients in all
     column.metric(
-        label, f"{at_least}{row['recorded_percent']:.1f} %",
-        delta=f"{row['recorded_percent'] - row['target_percent']:+.1f} vs target "
-              f"{row['target_percent']:.0f} %",
+        label, recorded,
+        delta=None if pd.isna(below) else f"{below:+.1f} vs target "
+                                            f"{row['target_percent']:.0f} %",
         delta_color="normal", delta_arrow="off" if row["meets_target"] else "auto",
-        help=f"Recorded (not empty) for {at_least}{row['recorded_percent']:.1f} % of "
-             f"{row['patients']:,} patients; with a known value (not Unknown or Asked but no "
-             f"answer) {'≥ ' if row['known_at_least'] else ''}{row['known_percent']:.1f} %."
-             + (" 1 to 10 patients lack it: the exact share is not shown (small-cell rule)."
-                if at_least else ""),
+        help=f"Recorded (not empty) for {recorded} of {row['patients']:,} patients; with a "
+             f"known value (not Unknown or Asked but no answer) {known}."
+             + (" 1 to 10 patients lack it or have it: the exact share is not shown "
+                "(small-cell rule)." if row["recorded_bound"] else ""),
     )
 
 steps = data.quality_next_steps(version)

@@ -32,6 +32,7 @@ from charts.palette import (
     format_difference,
     format_percent,
     format_period_range,
+    format_share,
     stratifier_label,
 )
 from metrics.aggregate import normal_where
@@ -77,7 +78,7 @@ def methods_sections(state: DataState | None = None) -> list[tuple[str, str]]:
     data = "Full methods and references: docs/methods.md."
     if state is not None:
         data = (f"Data as of {state.as_of_text}"
-                + (f"; race and ethnicity recorded for {format_percent(state.completeness)} "
+                + (f"; race and ethnicity recorded for {state.completeness_text} "
                    "of patients" if state.completeness is not None else "")
                 + ". " + data)
     return [
@@ -278,7 +279,14 @@ class DataState:
     """The loaded data at render time: last import (the as-of date) and completeness."""
     batch_id: int | None
     as_of: datetime | None
-    completeness: float | None  # share of patients with race and ethnicity recorded
+    # Share of patients with race and ethnicity recorded, as it may be shown
+    # (`tracker.race_ethnicity_shown`): a bound when it rests on 1 to 10 patients.
+    completeness: float | None
+    completeness_bound: str = ""
+
+    @property
+    def completeness_text(self) -> str:
+        return format_share(self.completeness, self.completeness_bound)
 
     @property
     def as_of_text(self) -> str:
@@ -294,7 +302,7 @@ def data_state(database_url: str | None = None) -> DataState:
     loaded = last_import(database_url)
     return DataState(loaded["batch_id"] if loaded else None,
                      loaded["as_of"] if loaded else None,
-                     tracker.race_ethnicity_recorded(database_url))
+                     *tracker.race_ethnicity_shown(database_url))
 
 
 def stamp(moment: datetime) -> str:
@@ -616,7 +624,7 @@ def _context(view: View, table: pd.DataFrame, figure: go.Figure, state: DataStat
                   "relative terms, adverse direction (AHRQ)"))
     if state.completeness is not None:
         items.append(("Race and ethnicity recorded",
-                      f"{format_percent(state.completeness)} of patients"))
+                      f"{state.completeness_text} of patients"))
     return Context(title=title, subtitle=subtitle, items=tuple(items))
 
 
@@ -824,6 +832,7 @@ def since_last_time(view: View, database_url: str | None = None,
         "period_then": format_period_range(header["period_from"], header["period_to"]),
         "period_now": format_period_range(view.period_from, view.period_to),
         "completeness_then": header["completeness"], "completeness_now": state.completeness,
+        "completeness_bound_now": state.completeness_bound,
         "completeness_change": None if header["completeness"] is None
         or state.completeness is None else state.completeness - header["completeness"],
         "kind": kind, "unit": unit, "family": _family(view),
@@ -954,7 +963,7 @@ def changes_heading(changes: pd.DataFrame) -> str:
     words = ", ".join(parts)
     if then is not None and now is not None:
         words += (f". Race and ethnicity recorded: {format_percent(then)} \u2192 "
-                  f"{format_percent(now)}")
+                  f"{format_share(now, attrs.get('completeness_bound_now', ''))}")
     return words
 
 

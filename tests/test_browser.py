@@ -142,6 +142,22 @@ DRAWN = {"explorer": CHART, "quality": CHART, "loaded": '[data-testid="stDataFra
          "methods": '[data-testid="stMain"] h2'}
 
 
+def test_a_tables_toolbar_offers_no_download_of_its_own(server, page):
+    """Files leave only through the audited, neutralised export buttons: the grid's
+    "Download as CSV" is switched off (client.disableDataExport)."""
+    page.goto(f"{server}/loaded")
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.wait_for()
+    wait_for_app(page)
+    grid.hover()
+    toolbar = page.locator('[data-testid="stElementToolbar"]').first
+    toolbar.wait_for()
+    buttons = [b.get_attribute("aria-label") or b.inner_text()
+               for b in toolbar.locator("button").all()]
+    assert buttons, "the table's toolbar did not appear"
+    assert not [b for b in buttons if "download" in b.lower()], buttons
+
+
 @pytest.mark.parametrize("path", list(DRAWN))
 def test_every_page_opens_without_an_exception(server, page, path):
     page.goto(f"{server}/{path}")

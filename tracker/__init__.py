@@ -100,7 +100,9 @@ from tracker.progress import (
     phase_progress,
     progress_report,
     progress_text,
+    race_ethnicity_counts,
     race_ethnicity_recorded,
+    race_ethnicity_shown,
 )
 from tracker.records import Conflict, Invalid, NotFound, history
 
@@ -124,7 +126,8 @@ __all__ = [
     "glossary", "goal", "goal_status", "goals", "history", "interventions",
     "inventory_table", "is_smart", "item", "judge", "leader_line", "learning_log",
     "log_learning", "pdsa_cycles", "phase_progress", "plausible_limit", "progress_report",
-    "progress_text", "race_ethnicity_recorded", "remove_algorithm", "remove_champion",
+    "progress_text", "race_ethnicity_counts", "race_ethnicity_recorded", "race_ethnicity_shown",
+    "remove_algorithm", "remove_champion",
     "remove_learning", "resources", "review_summary", "save_commitment", "schema",
     "self_assessment", "show_rate", "sign_commitment", "start_period", "suggested_title",
     "update_algorithm", "update_champion", "update_goal", "update_intervention",

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import and_, case, func, or_, select
 
+from metrics import privacy
 from store import counts
 from store.engine import ensure_schema
 from store.schema import measures, patients, results
@@ -61,9 +62,9 @@ def progress_text(report: dict) -> str:
     return "\n".join(lines)
 
 
-def race_ethnicity_recorded(database_url: str | None = None) -> float | None:
-    """Share of patients whose race and ethnicity are both recorded with a known value (not
-    missing, Unknown or Asked but no answer); None when no patient is loaded."""
+def race_ethnicity_counts(database_url: str | None = None) -> tuple[int, int]:
+    """(patients whose race and ethnicity are both recorded with a known value (not missing,
+    Unknown or Asked but no answer), patients loaded)."""
     with ensure_schema(database_url).connect() as conn:
         if counts.current(conn):  # the import's patients by label: a few thousand rows
             table = counts.patient_counts
@@ -76,7 +77,21 @@ def race_ethnicity_recorded(database_url: str | None = None) -> float | None:
             total, each = func.count(), 1
         total, recorded = conn.execute(select(
             total, func.sum(case((known[0] & known[1], each), else_=0)))).one()
-    return (recorded or 0) / total if total else None
+    return int(recorded or 0), int(total or 0)
+
+
+def race_ethnicity_recorded(database_url: str | None = None) -> float | None:
+    """Share of patients whose race and ethnicity are both recorded with a known value;
+    None when no patient is loaded. Exact: for decisions (the target); to show it, use
+    `race_ethnicity_shown`."""
+    recorded, total = race_ethnicity_counts(database_url)
+    return recorded / total if total else None
+
+
+def race_ethnicity_shown(database_url: str | None = None) -> tuple[float | None, str]:
+    """The same share as it may be shown beside the patients loaded: (share, bound) from
+    `metrics.privacy.shown_share` ("at least" when 1 to 10 patients lack it)."""
+    return privacy.shown_share(*race_ethnicity_counts(database_url))
 
 
 # --- the rules ----------------------------------------------------------------------------
@@ -193,10 +208,12 @@ def demographics_complete(database_url: str | None = None) -> tuple[bool, str]:
                           f"{', '.join(r.column for r in found)} complete above target.")
         looked += 1
         report = data_quality.latest_run(database_url, before=report.run_id)
-    share = race_ethnicity_recorded(database_url)
-    if share is None:
+    recorded, total = race_ethnicity_counts(database_url)
+    if not total:
         return False, "No patients loaded."
-    met = share >= COMPLETENESS_TARGET
+    met = recorded / total >= COMPLETENESS_TARGET
+    shown, bound = privacy.shown_share(recorded, total)
+    share = ("a share not shown (fewer than 11 patients)" if shown is None
+             else f"{bound + ' ' if bound else ''}{100 * shown:.1f} % of patients")
     return met, (f"No validation run stored yet; measured directly: race and ethnicity both "
-                 f"recorded for {100 * share:.1f} % of patients "
-                 f"(target {100 * COMPLETENESS_TARGET:.0f} %).")
+                 f"recorded for {share} (target {100 * COMPLETENESS_TARGET:.0f} %).")

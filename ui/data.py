@@ -13,6 +13,7 @@ import data_quality
 import metrics
 import store
 import tracker
+from metrics import privacy
 from metrics.aggregate import normal_where
 from metrics.ranking import DEFAULT_STRATIFIERS
 
@@ -80,6 +81,12 @@ def measures(version) -> pd.DataFrame:
     return pd.DataFrame(store.measures_loaded(version[0]), columns=columns)
 
 
+def measures_shown(version) -> pd.DataFrame:
+    """`measures` as a table on a screen may show it: a measure's counted cases from 1 to 10
+    hidden (NA), with the complementary cells of the small-cell rule."""
+    return privacy.suppress_counts(measures(version), ["cases"])
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def group_values(version, stratifier: str) -> list[str]:
     """The groups present in the data for a stratifier, in display order."""
@@ -87,9 +94,10 @@ def group_values(version, stratifier: str) -> list[str]:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def completeness(version) -> float | None:
-    """Share of patients with race and ethnicity both recorded."""
-    return tracker.race_ethnicity_recorded(version[0])
+def completeness(version) -> tuple[float | None, str]:
+    """Share of patients with race and ethnicity both recorded, as it may be shown beside
+    the patients: (share, bound), a bound when it rests on 1 to 10 patients."""
+    return tracker.race_ethnicity_shown(version[0])
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
