@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from charts.palette import as_number, rate_scale, stratifier_label
+from metrics.disparity import UNSTABLE_BELOW, UNSTABLE_EVENTS_BELOW
 from snapshots.views import (
     FLAG_RULE,
     METHODS_NOTE,
@@ -122,7 +123,7 @@ def _groups_table(table: pd.DataFrame, by: list[str]) -> ExportTable:
                 _header("Difference from reference", diff_unit), "Difference 95 % CI lower",
                 "Difference 95 % CI upper", "Ratio to reference", "Ratio 95 % CI lower",
                 "Ratio 95 % CI upper", "p-value", "Flagged", "Suppressed",
-                "Fewer than 30 cases"]
+                _unstable_header(kind)]
     formats += ["rate"] * 3 + ["text"] + ["rate"] * 3 + ["ratio"] * 3 + ["p"] + ["text"] * 3
     rows = []
     for record in table.to_dict("records"):
@@ -139,6 +140,14 @@ def _groups_table(table: pd.DataFrame, by: list[str]) -> ExportTable:
                 _yes(record["flagged"]), _yes(record["suppressed"]), _yes(record["unstable"])]
         rows.append(row)
     return ExportTable(headers, rows, formats, _decimals(formats, scale.decimals))
+
+
+def _unstable_header(kind: str) -> str:
+    """The column that marks unstable rates, in the words of the rule for the measure's kind
+    (a rate is unstable on few events as well: metrics.disparity)."""
+    if kind == "rate":
+        return f"Fewer than {UNSTABLE_BELOW} cases or {UNSTABLE_EVENTS_BELOW} events"
+    return f"Fewer than {UNSTABLE_BELOW} cases"
 
 
 def _scaled(value, multiplier: float):
@@ -170,7 +179,7 @@ def _monthly_table(table: pd.DataFrame, by: str, control: bool) -> ExportTable:
         headers += [_header(word, rate_unit), "95 % CI lower", "95 % CI upper",
                     _header("Difference from reference", diff_unit),
                     "Difference 95 % CI lower", "Difference 95 % CI upper", "p-value",
-                    "Flagged", "Suppressed", "Fewer than 30 cases"]
+                    "Flagged", "Suppressed", _unstable_header(kind)]
         formats += ["rate"] * 6 + ["p"] + ["text"] * 3
     rows = []
     for record in table.to_dict("records"):

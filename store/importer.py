@@ -37,6 +37,7 @@ PATIENT_REQUIRED = (
 PATIENT_OPTIONAL = ("adi_decile",)
 RESULT_REQUIRED = ("patient_id", "measure_id", "period", "site", "numerator", "denominator")
 RESULT_OPTIONAL = ("value", "exposure")
+LARGEST_VALUE = 1e12  # |value| at most: squares and their sums over 10^8 rows stay finite
 MEASURE_REQUIRED = ("measure_id", "name", "kind", "higher_is_better")
 MEASURE_OPTIONAL = ("unit", "description")
 VALUE_MAP_REQUIRED = ("column", "local_value", "standard_value")
@@ -443,13 +444,17 @@ def _load_results(conn: Connection, info: FileInfo, value_map, catalog: dict[str
         has_value = (raw_value != "").to_numpy()
         well_formed = has_value & raw_value.str.fullmatch(_NUMBER).to_numpy(dtype=bool)
         value = pd.to_numeric(raw_value.where(well_formed, None), errors="coerce")
-        # 1e999 is well formed but overflows to infinity: no sum or mean could use it.
-        finite = np.isfinite(value.to_numpy(dtype=float, na_value=np.nan))
+        # 1e999 is well formed but overflows to infinity, and 1e200's square does (the count
+        # table keeps the sum of squares for the standard deviation): no sum or mean could
+        # use them. No clinical value comes near the bound.
+        numbers = value.to_numpy(dtype=float, na_value=np.nan)
+        finite = np.isnan(numbers) | (np.abs(numbers) <= LARGEST_VALUE)
         bad_value = has_value & ~well_formed
         _report_each(raw_value, bad_value, info.name, "value", lines, problems,
                      "a number (e.g. 132 or 7.4), or empty")
         _report_each(raw_value, well_formed & ~finite, info.name, "value", lines, problems,
-                     "a number too large to be counted (it overflows to infinity)")
+                     f"a number too large to be counted (at most {LARGEST_VALUE:.0e} either "
+                     "way: larger overflows to infinity in the sums of squares)")
         needs_value = is_mean & (den == 1) & ~has_value
         _report_each(raw_value, needs_value, info.name, "value", lines, problems,
                      "required for a mean-type measure when denominator is 1")

@@ -398,3 +398,18 @@ def test_the_harm_events_page_lists_flagged_gaps_in_plain_words(sample_sqlite, m
     assert len(app.get("plotly_chart")) == 2  # by race, by preferred language
     titles = [figure(app, i)["layout"]["title"]["text"] for i in range(2)]
     assert any("Harm events by race" in title for title in titles), titles
+
+
+def test_a_rate_export_names_the_events_rule_of_its_unstable_column(sample_sqlite, tmp_path):
+    import snapshots
+    from tests.test_snapshots import csv_rows
+
+    rates = snapshots.export(snapshots.View("disparity", "falls_injury", "race"), "csv",
+                             tmp_path, sample_sqlite)
+    proportions = snapshots.export(snapshots.View("disparity", "cbp", "race"), "csv",
+                                   tmp_path, sample_sqlite)
+    rate_cells = {cell for row in csv_rows(rates) for cell in row}
+    proportion_cells = {cell for row in csv_rows(proportions) for cell in row}
+    assert "Fewer than 30 cases or 20 events" in rate_cells
+    assert "Fewer than 30 cases" in proportion_cells
+    assert "Fewer than 30 cases or 20 events" not in proportion_cells

@@ -103,6 +103,8 @@ CASES = [
      None, None, ["results.csv, line 5, column value", "a number"]),
     ("value that overflows to infinity", GOOD_PATIENTS, results_with(3, "value", "1e999"), None,
      None, ["results.csv, line 5, column value", "'1e999'", "overflows to infinity"]),
+    ("value whose square overflows", GOOD_PATIENTS, results_with(3, "value", "1e200"), None,
+     None, ["results.csv, line 5, column value", "'1e200'", "at most 1e+12"]),
     ("preferred_language longer than the count table holds",
      patients_with(0, "preferred_language", "L" * 65), GOOD_RESULTS, None, None,
      ["patients.csv, line 2, column preferred_language", "longer than the 64 characters"]),
