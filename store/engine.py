@@ -51,10 +51,29 @@ def _create(url: str) -> Engine:
         # A server that does not answer at all (not even "refused") gives the page its
         # "not answering" message after seconds, not the minutes of the TCP default.
         connect_args["connect_timeout"] = CONNECT_TIMEOUT
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args,
-                         pool_size=_setting("EQUITY_DB_POOL_SIZE", 5),
-                         max_overflow=_setting("EQUITY_DB_MAX_OVERFLOW", 10),
-                         pool_recycle=1800)
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args,
+                           pool_size=_setting("EQUITY_DB_POOL_SIZE", 5),
+                           max_overflow=_setting("EQUITY_DB_MAX_OVERFLOW", 10),
+                           pool_recycle=1800)
+    if parsed.get_backend_name() == "postgresql":
+        event.listen(engine, "connect", _postgres_settings)
+    return engine
+
+
+# The app's queries are short GROUP BYs over the count table, which a health system's server
+# keeps in memory or on SSD. PostgreSQL's defaults assume spinning disks and long analytic
+# queries: with random_page_cost 4 the planner chose a parallel scan of the whole count table
+# (5M cells, 1.1 s) over the key range of one measure and months (0.13 s at 13.8M rows), and
+# JIT compilation added 80-90 ms to a query that runs in less. 1.1 is the usual value for
+# SSD or cached data. Set per session, so the server's own settings stay the DBA's.
+POSTGRES_SESSION = {"jit": "off", "random_page_cost": "1.1"}
+
+
+def _postgres_settings(dbapi_connection, _record) -> None:
+    with dbapi_connection.cursor() as cursor:
+        for name, value in POSTGRES_SESSION.items():
+            cursor.execute(f"SET SESSION {name} = {value}")
+    dbapi_connection.commit()  # (a SET in a transaction rolled back would be undone)
 
 
 def _setting(name: str, default: int) -> int:
