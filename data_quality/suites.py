@@ -20,6 +20,12 @@ Keys of a check:
                 count can also be given as a percent of the table's rows. GE puts the batch in
                 place of {batch} as "(SELECT ...) AS subselect", or without an alias when the
                 query has a JOIN (then the query names it: "FROM {batch} AS r JOIN ...")
+  distinct      column checks without `where` only: the expectation runs on the column's
+                distinct values (a query of SELECT DISTINCT), and the rows holding the
+                unexpected ones are counted in SQL. The same counts; for a regular
+                expression over a column of a few dozen values (the months), a pattern
+                matched a few dozen times instead of once per row: SQLite has no regex of its
+                own and calls Python's per row (35 s of a 70 s validation at 13.8M results)
   critical      True: blocks an import by default (DEFAULT_CRITICAL)
   description   what it means, in words (shown by `manage.py validate` and the app)
 
@@ -109,7 +115,7 @@ CHECKS: list[dict] = [
      "critical": True, "description": "the results table is not empty"},
     {"name": "period_parseable", "table": "results", "category": "structure",
      "expectation": "expect_column_values_to_match_regex",
-     "kwargs": {"column": "period", "regex": _PERIOD_REGEX},
+     "kwargs": {"column": "period", "regex": _PERIOD_REGEX}, "distinct": True,
      "critical": True, "description": "every period is a month written YYYY-MM"},
     # integrity
     {"name": "patient_id_unique", "table": "patients", "category": "integrity",
@@ -274,6 +280,9 @@ def build_checks(thresholds: dict | None = None, today: date | None = None,
                                 else bool(check.get("critical")))
         resolved.setdefault("where", None)
         resolved.setdefault("per_row", False)
+        resolved.setdefault("distinct", False)
+        if resolved["distinct"] and resolved["where"]:
+            raise ValueError(f"check {check['name']}: distinct takes no where")
         built.append(resolved)
     return built
 

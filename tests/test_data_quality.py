@@ -447,6 +447,10 @@ def test_critical_failures_block_and_the_others_do_not(small_db, engine):
     assert broken.unexpected_percent == pytest.approx(100 / rows)
     orphans = report.result("result_patient_exists")
     assert (orphans.unexpected_count, orphans.unexpected_percent) == (1, pytest.approx(100 / rows))
+    # Matched on each distinct month (GE on SELECT DISTINCT), counted over the rows.
+    month = report.result("period_parseable")
+    assert (month.element_count, month.unexpected_count, month.sample) == (rows, 1, ["2025-13"])
+    assert month.unexpected_percent == pytest.approx(100 / rows) and not month.success
 
     # Which checks block is configurable; a name that is not a check is refused.
     strict = dq.run_checks(small_db, today=SMALL_TODAY, store=False, engine="sql",
