@@ -34,6 +34,8 @@ def small(values) -> np.ndarray:
 
 
 def small_cell(count) -> bool:
+    if isinstance(count, int | float | np.integer | np.floating):  # (NaN compares False)
+        return bool(SMALL_CELL[0] <= count <= SMALL_CELL[1])
     return bool(small(count)[0])
 
 
