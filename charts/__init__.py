@@ -43,6 +43,7 @@ from charts.palette import (
     format_period_range,
     format_rate,
     format_share,
+    format_total,
     group_colour,
     rate_scale,
 )
@@ -53,7 +54,7 @@ __all__ = [
     "OKABE_ITO", "captions", "control_chart", "control_summary", "describe",
     "disparity_dot_chart", "disparity_summary", "format_count", "format_difference",
     "format_p_value", "format_percent", "format_period", "format_period_range", "format_rate",
-    "format_share",
+    "format_share", "format_total",
     "gap_sentence", "group_colour", "group_phrase", "largest_gaps_chart",
     "largest_gaps_summary", "phase_progress_chart", "phase_progress_summary", "rate_scale",
     "share_chart", "share_summary", "small_multiples", "small_multiples_summary",

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 
 from metrics.disparity import JOIN, SMALL_CELL, UNSTABLE_BELOW, UNSTABLE_EVENTS_BELOW
+from metrics.privacy import SHOWN_AS, small_cell
 from metrics.strata import STRATIFIERS
 from store.vocabulary import ASKED_NO_ANSWER, MISSING, NOT_KNOWN_GROUPS, UNKNOWN
 
@@ -204,6 +205,12 @@ def format_share(share, bound: str = "", missing: str = MISSING_TEXT) -> str:
 def format_count(value, missing: str = MISSING_TEXT) -> str:
     """'2,362'; `missing` for an empty (for example suppressed) count."""
     return format_number(value, 0, missing)
+
+
+def format_total(value) -> str:
+    """A total shown on its own (the patients loaded): '<11' when it is from 1 to 10, which
+    the small-cell rule never shows."""
+    return SHOWN_AS if small_cell(value) else format_count(value)
 
 
 def format_p_value(value, missing: str = MISSING_TEXT) -> str:

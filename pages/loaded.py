@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 import store
+from charts.palette import format_total
 from metrics.privacy import SHOWN_AS
 from ui import access, data
 from ui.frame import require_frame
@@ -25,8 +26,8 @@ if not loaded["patients"]:
 
 first, last = loaded["periods"]["first"], loaded["periods"]["last"]
 columns = st.columns(4)
-columns[0].metric("Patients", f"{loaded['patients']:,}")
-columns[1].metric("Measured cases", f"{loaded['results']:,}")
+columns[0].metric("Patients", format_total(loaded["patients"]))
+columns[1].metric("Measured cases", format_total(loaded["results"]))
 columns[2].metric("Measures in the catalog", f"{loaded['measures']:,}")
 columns[3].metric("Months", f"{first} to {last}" if first else "none")
 

@@ -35,7 +35,7 @@ progress = phases(version)
 cards = st.columns(4)
 cards[0].metric("Measures tracked", f"{int((catalog['cases'] > 0).sum())}",
                 help="Measures of the catalog with counted cases in the data.")
-cards[1].metric("Patients", charts.format_count(loaded["patients"]))
+cards[1].metric("Patients", charts.format_total(loaded["patients"]))
 cards[2].metric("Flagged gaps", f"{len(gaps)}",
                 help="Groups worse than their reference by at least 10 % (relative, adverse "
                      "direction) with p ≤ 0.05: the AHRQ rule. See Methods.")

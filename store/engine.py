@@ -39,7 +39,10 @@ def _create(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        # How long a write waits for another writer (an import holds the write lock for
+        # its whole transaction) before the page says the database is busy.
+        engine = create_engine(url, connect_args={
+            "timeout": _setting("EQUITY_SQLITE_BUSY_SECONDS", 30)})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # A server database is shared by every session of the app: the pool bounds how many

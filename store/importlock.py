@@ -117,6 +117,8 @@ class ImportLock:
             _record_waiting(sidecar(self._engine.url).with_suffix(".import-refusals"),
                             self._engine)
         finally:
+            with contextlib.suppress(OSError):  # no holder named once it has finished
+                os.ftruncate(self._file, 0)
             os.close(self._file)  # closing the descriptor lets go of the flock
             self._file = None
 
@@ -141,6 +143,35 @@ def _flock(path: Path, actor: str) -> int:
     os.write(descriptor, json.dumps({"since": datetime.now(UTC).isoformat(), "by": actor,
                                      "pid": os.getpid()}).encode())
     return descriptor
+
+
+def running_import(url) -> ImportRunning | None:
+    """The import writing into this SQLite database now, as its lock file names it (who and
+    since when), or None. Read without taking the lock (a test lock could refuse an import
+    starting that instant): the holder's process must still be alive on this machine."""
+    path = sidecar(url) if make_url(str(url)).get_backend_name() == "sqlite" else None
+    if path is None or not path.exists():
+        return None
+    with contextlib.suppress(OSError):
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            holder = _read_holder(descriptor)
+        finally:
+            os.close(descriptor)
+        pid = holder.get("pid")
+        if isinstance(pid, int) and pid > 0 and _alive(pid):
+            return ImportRunning(_moment(holder.get("since")), holder.get("by"))
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: is there such a process (nothing is sent)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _record_waiting(queue: Path, engine) -> None:

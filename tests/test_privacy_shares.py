@@ -11,6 +11,7 @@ import json
 
 import pandas as pd
 import pytest
+import streamlit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -90,7 +91,6 @@ def page_text(app) -> str:
 
 
 def test_the_overview_shows_a_bound_not_the_share_of_a_few(few_missing, monkeypatch):
-    import streamlit
 
     url, _ = few_missing
     streamlit.cache_data.clear()
@@ -116,7 +116,6 @@ def test_snapshots_and_the_tracker_show_the_bound(few_missing):
 
 
 def test_what_is_loaded_hides_a_measures_small_case_count(few_missing, monkeypatch):
-    import streamlit
 
     import store
 
@@ -136,7 +135,6 @@ def test_what_is_loaded_hides_a_measures_small_case_count(few_missing, monkeypat
 
 def test_check_messages_and_the_json_report_hide_a_small_count(few_missing, monkeypatch,
                                                                capsys):
-    import streamlit
 
     import data_quality
 
@@ -169,3 +167,29 @@ def test_check_messages_and_the_json_report_hide_a_small_count(few_missing, monk
     assert "3 of 40" not in text and "7.50 %" not in text
     card = next(m for m in app.get("metric") if m.label == "Race")
     assert card.value.startswith("\u2265 ")
+
+
+def test_a_database_of_a_few_patients_shows_no_count_of_them(tmp_path, monkeypatch):
+    from store import import_extract
+    from store.engine import dispose_engine
+    from tests.test_importer import (
+        GOOD_PATIENTS,
+        GOOD_RESULTS,
+        PATIENT_HEADER,
+        RESULT_HEADER,
+        write_csv,
+    )
+
+    url = f"sqlite:///{tmp_path / 'equity.db'}"
+    import_extract(write_csv(tmp_path / "patients.csv", PATIENT_HEADER, GOOD_PATIENTS),
+                   write_csv(tmp_path / "results.csv", RESULT_HEADER, GOOD_RESULTS),
+                   database_url=url)
+    assert 1 <= len(GOOD_PATIENTS) <= 10
+    streamlit.cache_data.clear()
+    overview = {m.label: m.value for m in app_on(url, monkeypatch).metric}
+    assert overview["Patients"] == privacy.SHOWN_AS
+    assert overview["Race and ethnicity recorded"] == "n/a"  # 5 patients: no share at all
+    loaded = {m.label: m.value for m in app_on(url, monkeypatch, "pages/loaded.py").metric}
+    assert loaded["Patients"] == privacy.SHOWN_AS
+    assert loaded["Measured cases"] == privacy.SHOWN_AS
+    dispose_engine(url)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 import store
 from sample_data.load import DEFAULT_PATIENTS, load_sample
-from store.importlock import ImportRunning
+from store.importlock import ImportRunning, running_import
 
 # One first-start load per server process, however many browser sessions open at once.
 _first_start = threading.Lock()
@@ -71,6 +71,15 @@ def database_unavailable(error: Exception) -> None:
     page by itself once it answers (the engine's pre-ping replaces the dead connections).
     """
     reason = _reason(error)
+    if "database is locked" in reason:  # SQLite: a writer held it past the busy timeout
+        running = running_import(store.database_url())
+        who = (f"an import ({running.problems.items[0].rule})" if running is not None
+               else "another program")
+        st.warning(
+            f"**The database is busy**: {who} is writing to it, so this change could not be "
+            "saved and nothing was changed. The dashboard still shows the data as they were; "
+            "do it again once the import has finished.")
+        st.stop()
     if isinstance(error, OperationalError | InterfaceError) or getattr(
             error, "connection_invalidated", False):
         st.error(

@@ -391,6 +391,57 @@ def test_the_app_starting_while_an_import_fills_its_database_says_so(extracts, t
     dispose_engine(url)
 
 
+def _save_a_champion():
+    """A tracker write as a page makes it: inside `guarded`, which turns a database failure
+    into the page's message."""
+    import tracker
+    from ui.database import guarded
+
+    with guarded():
+        tracker.add_champion(None, "fault-test", "A champion saved during an import")
+
+
+def test_a_write_while_an_import_holds_sqlite_says_busy_and_who(tmp_path, extracts,
+                                                                monkeypatch):
+    """On SQLite an import holds the write lock for its whole transaction: a tracker save
+    meanwhile waits EQUITY_SQLITE_BUSY_SECONDS, then the page says the database is busy and
+    which import (not that it is not answering); nothing was saved. After the import the
+    same save goes through."""
+    from streamlit.testing.v1 import AppTest
+
+    import tracker
+
+    url = f"sqlite:///{tmp_path / 'equity.db'}"
+    import_in_process(url, extracts["previous"])
+    tracker.ensure_tables(url)
+    dispose_engine(url)
+    monkeypatch.setenv("EQUITY_DATABASE_URL", url)
+    monkeypatch.setenv("EQUITY_SQLITE_BUSY_SECONDS", "1")
+    monkeypatch.setenv("EQUITY_LOCAL_ROLE", "admin")
+    release = tmp_path / "release"
+    holder = import_at_step(url, "pause", "count table", extracts["new"], str(release),
+                            actor="night-import")
+    try:
+        assert read_line(holder).startswith("paused after count table")
+        app = AppTest.from_function(_save_a_champion, default_timeout=60)
+        app.run()
+        assert not app.exception, [e.stack_trace for e in app.exception]
+        (warning,) = [w.value for w in app.warning]
+        assert warning.startswith("**The database is busy**: an import (another import is "
+                                  "running since "), warning
+        assert "started by night-import" in warning and not app.error
+    finally:
+        release.touch()
+        committed(holder)
+        dispose_engine(url)
+    assert tracker.champions(url) == []
+    app = AppTest.from_function(_save_a_champion, default_timeout=60)
+    app.run()
+    assert not app.exception and not app.warning
+    assert [c["name"] for c in tracker.champions(url)] == ["A champion saved during an import"]
+    dispose_engine(url)
+
+
 def test_a_copy_of_a_database_is_not_locked_by_its_original(tmp_path, extracts):
     """The lock belongs to the database file (the lock file beside it): a copy of the
     database imports freely while an import holds the original."""
