@@ -211,8 +211,9 @@ def shown_counts(expectation: str, element_count, unexpected_count, unexpected_p
     """A check's counts as a screen or a file may show them (the small-cell rule,
     `metrics.privacy`): when the rows failing, the rows passing or the rows considered
     number 1 to 10, the failing count and its percent are hidden (the rows considered too
-    when they are that few); a SQL check's count of rows found from 1 to 10 too. The stored
-    history keeps the exact counts. Returns the four counts and `suppressed`."""
+    when they are that few); a SQL check's count of rows found, or a table's rows, from 1 to
+    10 too. The stored history keeps the exact counts. Returns the four counts and
+    `suppressed`."""
     def known(value):
         return value is not None and not pd.isna(value)
 
@@ -225,7 +226,8 @@ def shown_counts(expectation: str, element_count, unexpected_count, unexpected_p
         unexpected_count = unexpected_percent = None
     if known(element_count) and privacy.small_cell(element_count):
         element_count, hidden = None, True
-    if (expectation == "unexpected_rows_expectation" and isinstance(observed_value, int | float)
+    counted = ("unexpected_rows_expectation", "expect_table_row_count_to_be_between")
+    if (expectation in counted and isinstance(observed_value, int | float)
             and privacy.small_cell(observed_value)):
         observed_value, hidden = None, True
     return {"element_count": element_count, "unexpected_count": unexpected_count,

@@ -35,9 +35,11 @@ columns = st.columns(len(card))
 for column, (_, row) in zip(columns, card.iterrows()):
     label = palette.stratifier_label(row["field"]) if row["field"] != "birth_year" \
         else "Birth year"
-    recorded = palette.format_share(row["recorded_percent"] / 100, row["recorded_bound"])
-    known = palette.format_share(row["known_percent"] / 100, row["known_bound"])
-    below = row["recorded_percent"] - row["target_percent"]  # NaN: 1 to 10 patients in all
+    # (No percent at all when the patients number 1 to 12: a bound would stand for a count.)
+    recorded = palette.format_share(pd.to_numeric(row["recorded_percent"]) / 100,
+                                    row["recorded_bound"])
+    known = palette.format_share(pd.to_numeric(row["known_percent"]) / 100, row["known_bound"])
+    below = pd.to_numeric(row["recorded_percent"]) - row["target_percent"]
     column.metric(
         label, recorded,
         delta=None if pd.isna(below) else f"{below:+.1f} vs target "

@@ -41,6 +41,8 @@ def test_import_runs_the_checks_and_validate_reports_them(database_url, tmp_path
     assert race["success"] is False and race["suppressed"] is True
     assert race["unexpected_count"] is None and race["unexpected_percent"] is None
     assert race["element_count"] is None
+    present = next(r for r in report["results"] if r["check"] == "patients_present")
+    assert present["success"] is True and present["observed_value"] is None  # 5 patients
     import data_quality
 
     stored = data_quality.latest_run(database_url).result("race_complete")

@@ -192,4 +192,7 @@ def test_a_database_of_a_few_patients_shows_no_count_of_them(tmp_path, monkeypat
     loaded = {m.label: m.value for m in app_on(url, monkeypatch, "pages/loaded.py").metric}
     assert loaded["Patients"] == privacy.SHOWN_AS
     assert loaded["Measured cases"] == privacy.SHOWN_AS
+    quality = app_on(url, monkeypatch, "pages/quality.py")  # (app_on: no exception)
+    race = next(m for m in quality.metric if m.label == "Race")
+    assert race.value == "n/a"
     dispose_engine(url)
