@@ -25,13 +25,18 @@ if not loaded["patients"]:
     st.stop()
 
 first, last = loaded["periods"]["first"], loaded["periods"]["last"]
-columns = st.columns(4)
+batch = loaded["last_import"]
+# Every import replaces the lab results with its own labs file's rows (or none).
+labs = next((f["rows"] for f in (batch or {}).get("files", []) if f["role"] == "labs"), 0)
+columns = st.columns(5)
 columns[0].metric("Patients", format_total(loaded["patients"]))
 columns[1].metric("Measured cases", format_total(loaded["results"]))
-columns[2].metric("Measures in the catalog", f"{loaded['measures']:,}")
-columns[3].metric("Months", f"{first} to {last}" if first else "none")
+columns[2].metric("Lab results", format_total(labs),
+                  help="Creatinine results of the last import's labs file, for the eGFR "
+                       "page; none when the import had no labs file.")
+columns[3].metric("Measures in the catalog", f"{loaded['measures']:,}")
+columns[4].metric("Months", f"{first} to {last}" if first else "none")
 
-batch = loaded["last_import"]
 if batch:
     origin = "synthetic sample data" if batch["source"] == "sample" else "an extract"
     st.caption(

@@ -395,3 +395,18 @@ def test_without_labs_the_page_says_how_to_add_them(sqlite_url, tmp_path, monkey
     assert "labs.csv" in text and "--labs" in text and "data-contract.md" in text
     assert not app.get("plotly_chart")
 
+
+
+def test_what_is_loaded_counts_the_lab_results_of_the_last_import(labs_database, monkeypatch):
+    with get_engine(labs_database).connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(lab_results)).scalar_one()
+    assert stored > 10
+    monkeypatch.setenv("EQUITY_DATABASE_URL", labs_database)
+    monkeypatch.setenv("EQUITY_LOAD_SAMPLE", "0")
+    monkeypatch.setenv("EQUITY_LOCAL_ROLE", "analyst")
+    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    app.run()
+    app.switch_page("pages/loaded.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    shown = {m.label: m.value for m in app.metric}
+    assert shown["Lab results"] == f"{stored:,}"
