@@ -35,13 +35,18 @@ columns[2].metric("Lab results", format_total(labs),
                   help="Creatinine results of the last import's labs file, for the eGFR "
                        "page; none when the import had no labs file.")
 columns[3].metric("Measures in the catalog", f"{loaded['measures']:,}")
-columns[4].metric("Months", f"{first} to {last}" if first else "none")
+# The range is too wide for a fifth of the page: the count goes in the card, the range
+# under it, in the caption.
+span = (int(last[:4]) - int(first[:4])) * 12 + int(last[5:7]) - int(first[5:7]) + 1 if first else 0
+columns[4].metric("Months", f"{span:,}" if first else "none",
+                  help=f"From {first} to {last}." if first else None)
 
 if batch:
     origin = "synthetic sample data" if batch["source"] == "sample" else "an extract"
     st.caption(
         f"Data as of {batch['finished_at'][:16].replace('T', ' ')} UTC: batch "
-        f"{batch['batch_id']}, {origin} ({', '.join(f['name'] for f in batch['files'])})."
+        f"{batch['batch_id']}, {origin} ({', '.join(f['name'] for f in batch['files'])})"
+        + (f"; months {first} to {last}." if first else ".")
     )
 
 st.subheader("Measures")

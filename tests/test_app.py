@@ -34,6 +34,10 @@ def test_first_start_creates_the_schema_and_loads_sample_data(fresh_database):
     shown = {metric.label: metric.value for metric in app.metric}
     assert shown["Patients"] == "3,000"
     assert shown["Measured cases"] == f"{loaded['results']:,}"
+    first, last = loaded["periods"]["first"], loaded["periods"]["last"]
+    months = (int(last[:4]) - int(first[:4])) * 12 + int(last[5:7]) - int(first[5:7]) + 1
+    assert shown["Months"] == str(months)
+    assert f"months {first} to {last}." in app.caption[0].value
     # The measures table lists every catalog measure with its counted cases (as text:
     # "<11" where the small-cell rule hides them).
     table = app.dataframe[0].value
