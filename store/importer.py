@@ -142,6 +142,7 @@ def import_extract(
     engine = ensure_schema(database_url)
     lock = ImportLock()  # one import at a time (store/importlock.py)
     with engine.connect() as conn:
+        checked_keys = _without_foreign_key_checks(conn)
         transaction = conn.begin()
         steps = _Steps()
         try:
@@ -230,6 +231,7 @@ def import_extract(
             raise
         finally:
             lock.release()
+            checked_keys()
 
     warnings = [
         f"{info.name}: ignored unknown column{'s' if len(info.ignored_columns) > 1 else ''} "
@@ -239,6 +241,28 @@ def import_extract(
     return ImportSummary(batch_id, len(keys or ()), result_rows, len(catalog),
                          time.perf_counter() - started, described, warnings, dict(steps),
                          lab_rows)
+
+
+def _without_foreign_key_checks(conn: Connection) -> Callable[[], None]:
+    """On SQLite, turn the foreign-key checks off on the import's connection (before its
+    transaction: the pragma does nothing inside one) and give back the function that turns
+    them on again. The import's rows cannot break a key: every result's patient and measure
+    and every lab result's patient were looked up in the files themselves (a row that names
+    an unknown one refuses the import), and the data-quality gate, when given, checks both
+    again in SQL. The checks cost a lookup per row deleted and per row written: at 1M
+    patients and 6.9M results, clearing the previous data took 11 s with them and 0.8 s
+    without, writing the results 41 s and 38-39 s. Not on PostgreSQL, where turning them off
+    needs superuser rights."""
+    if conn.dialect.name != "sqlite":
+        return lambda: None
+    driver = conn.connection.driver_connection
+    driver.execute("PRAGMA foreign_keys=OFF")
+
+    def checked() -> None:
+        # (after the commit or rollback: the connection goes back to the pool as it came)
+        driver.execute("PRAGMA foreign_keys=ON")
+
+    return checked
 
 
 def _defer_indexes(conn: Connection) -> list:

@@ -127,6 +127,30 @@ def test_reimport_replaces_rather_than_appends(database_url, extract):
     assert list(patient_rows(database_url)) == ["P1"]
 
 
+def test_sqlite_foreign_keys_are_checked_again_after_an_import(sqlite_url, extract):
+    """The import writes without SQLite's key checks (it has looked every key up itself): the
+    connection it used goes back to the pool with them on, whether the import succeeded or
+    was refused, so the app's own writes are checked again."""
+    from store import ImportRefused
+
+    engine = get_engine(sqlite_url)
+    engine.dispose()
+    import_extract(*extract(), database_url=sqlite_url)
+    orphan = extract(GOOD_PATIENTS, GOOD_RESULTS + [["P99", "cbp", "2025-01", "X", "1", "1", ""]],
+                     name="orphan")
+    with pytest.raises(ImportRefused):
+        import_extract(*orphan, database_url=sqlite_url)
+    pooled = [engine.connect() for _ in range(engine.pool.checkedin())]  # each of them
+    assert pooled
+    for conn in pooled:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+    for conn in pooled:
+        conn.close()
+    with engine.connect() as conn, pytest.raises(Exception, match="FOREIGN KEY"):
+        conn.exec_driver_sql("INSERT INTO results (patient_key, measure_id, period, site, "
+                             "numerator, denominator) VALUES (999, 'cbp', '2025-01', 'X', 1, 1)")
+
+
 def test_value_map_translates_local_codes_case_insensitively(database_url, extract, tmp_path):
     rows = [["P1", "1950", "f", "blk", "HISP", "SPA", "yes", "mcd", ""]]
     value_map = write_csv(tmp_path / "map.csv", ["column", "local_value", "standard_value"], [
