@@ -6,7 +6,7 @@ import streamlit as st
 
 import charts
 import snapshots
-from ui import access, data, state
+from ui import access, data, state, tables
 from ui.charts import show_chart
 from ui.exports import meeting_panel
 from ui.frame import EXPLORER, LOADED, PACK, QUALITY, phases, require_frame
@@ -60,7 +60,7 @@ else:
     show_chart(charts.largest_gaps_chart(gaps, top=10), key="largest_gaps")
     with st.expander("What the chart shows, in words, and its data"):
         st.write(charts.largest_gaps_summary(gaps, top=10))
-        st.dataframe(gaps.head(10), hide_index=True)
+        tables.show_largest_gaps(gaps, top=10)
     meeting_panel(snapshots.View("largest_gaps", where=where, period_from=filters.period_from,
                                  period_to=filters.period_to, top=10),
                   key="export_gaps", version=version)

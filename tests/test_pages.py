@@ -76,6 +76,25 @@ def test_overview_shows_cards_a_chart_and_plain_sentences(sample_sqlite, monkeyp
     assert sentences and all("%" in s for s in sentences)
 
 
+def test_overview_table_of_the_largest_gaps_reads_as_the_chart_ranks_them(sample_sqlite,
+                                                                           monkeypatch):
+    import metrics
+    from ui.data import DEFAULT_STRATIFIERS
+
+    app = app_on(sample_sqlite, monkeypatch)
+    table = app.get("table")[0].value
+    gaps = metrics.largest_gaps(DEFAULT_STRATIFIERS, database_url=sample_sqlite,
+                                kinds=("proportion",)).head(10)
+    assert list(table.index) == list(range(1, len(gaps) + 1))
+    assert list(table["Group"]) == list(gaps["group"])
+    assert list(table["Measure"]) == list(gaps["measure_name"])
+    first = gaps.iloc[0]
+    assert table["Rate"].iloc[0] == f"{first['rate'] * 100:.1f}\u00a0%"  # (on one line)
+    assert table["Cases"].iloc[0] == f"{int(first['denominator']):,}"
+    assert table["p"].iloc[0].startswith("p\u00a0")
+    assert not app.dataframe  # (the grid's scripts cost a first visit 0.3 s: bench/browser.py)
+
+
 def test_changing_the_stratifier_changes_the_chart_and_the_url(sample_sqlite, monkeypatch):
     app = app_on(sample_sqlite, monkeypatch, "pages/explorer.py")
     before = category_labels(figure(app))

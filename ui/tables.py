@@ -78,3 +78,30 @@ def show_adjusted(adjusted: pd.DataFrame, by: str) -> None:
     st.dataframe(shown, hide_index=True)
     if adjusted["suppressed"].any():
         st.caption(SUPPRESSED_NOTE)
+
+
+def show_largest_gaps(gaps: pd.DataFrame, top: int) -> None:
+    """The largest gaps as the chart ranks them, formatted as people read them. A static
+    table, not `st.dataframe`: the grid's code (its own chunk of scripts) cost a first visit
+    of the overview about 0.3 s in the browser (bench/browser.py), for ten rows."""
+    shown = gaps.head(top)
+    units = shown["unit"] if "unit" in shown else pd.Series("%", index=shown.index)
+    table = pd.DataFrame({
+        "Measure": shown["measure_name"].astype(str),
+        "By": shown["stratifier"].map(palette.stratifier_label),
+        "Group": shown["group"].astype(str),
+        "Reference group": shown["reference_group"].astype(str),
+        "Cases": shown["denominator"].map(charts.format_count),
+        "Rate": [charts.format_rate(v, "proportion", u) for v, u in zip(shown["rate"], units)],
+        "Reference rate": [charts.format_rate(v, "proportion", u)
+                           for v, u in zip(shown["reference_rate"], units)],
+        "Difference": [charts.format_difference(v, "proportion", u)
+                       for v, u in zip(shown["difference"], units)],
+        "p": shown["p_value"].map(charts.format_p_value),
+        "Excess events": shown["excess_events"].map(lambda v: palette.format_number(v, 1)),
+        "Trend": shown["trend"].astype(str),
+    }).set_index(pd.RangeIndex(1, len(shown) + 1, name="Rank"))
+    # A number keeps its unit on its line ("47.3 %", "-9.7 points", "p < 0.001").
+    for name in ("Rate", "Reference rate", "Difference", "p"):
+        table[name] = table[name].str.replace(" ", "\u00a0")
+    st.table(table)
