@@ -81,9 +81,8 @@ def show_adjusted(adjusted: pd.DataFrame, by: str) -> None:
 
 
 def show_largest_gaps(gaps: pd.DataFrame, top: int) -> None:
-    """The largest gaps as the chart ranks them, formatted as people read them. A static
-    table, not `st.dataframe`: the grid's code (its own chunk of scripts) cost a first visit
-    of the overview about 0.3 s in the browser (bench/browser.py), for ten rows."""
+    """The largest gaps as the chart ranks them, formatted as people read them (the raw
+    columns are in the exports)."""
     shown = gaps.head(top)
     units = shown["unit"] if "unit" in shown else pd.Series("%", index=shown.index)
     table = pd.DataFrame({
