@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sqlalchemy import (
+    DDL,
     Column,
     Connection,
     DateTime,
@@ -44,6 +45,7 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    event,
     func,
     insert,
     literal,
@@ -91,6 +93,21 @@ result_counts = Table(
                          name="pk_result_counts"),
     sqlite_with_rowid=False,
 )
+
+# On PostgreSQL the table is a heap beside its indexes, and there the eleven-column key was an
+# index nearly as large as the table (609 MB against 676 MB at 10M rows): a request read its
+# measure's months through both. The server's tables have a narrow index on measure and month
+# instead (28 MB): the bench's requests at 10M rows, median 44.5 -> 37 ms, p95 150 -> 75 ms.
+# No write can break the key the constraint stood for: the cells are grouped by the whole key
+# wherever they are made (`CountBuilder`, `counts_select`).
+SERVER_INDEX = "ix_result_counts_measure_period"
+_SERVER_LAYOUT = (
+    "ALTER TABLE result_counts DROP CONSTRAINT IF EXISTS pk_result_counts",
+    f"CREATE INDEX IF NOT EXISTS {SERVER_INDEX} ON result_counts (measure_id, period)",
+)
+for _statement in _SERVER_LAYOUT:
+    event.listen(result_counts, "after_create",
+                 DDL(_statement).execute_if(dialect="postgresql"))
 
 result_groups = Table(
     "result_groups",
@@ -235,8 +252,23 @@ def measures_select():
 
 def _clear(conn: Connection) -> None:
     metadata.create_all(conn, tables=_TABLES, checkfirst=True)
+    _server_layout(conn)
     for table in reversed(_TABLES):
         conn.execute(delete(table))
+
+
+def _server_layout(conn: Connection) -> None:
+    """Give a PostgreSQL count table made before `SERVER_INDEX` its layout, once. Only when
+    it lacks it: the ALTER TABLE locks readers out of the table until the import commits."""
+    if conn.dialect.name != "postgresql":
+        return
+    old_key = conn.exec_driver_sql(
+        "SELECT 1 FROM pg_constraint WHERE conname = 'pk_result_counts' "
+        "AND conrelid = 'result_counts'::regclass").first()
+    narrow = conn.exec_driver_sql(f"SELECT to_regclass('{SERVER_INDEX}')").scalar()
+    if old_key or narrow is None:
+        for statement in _SERVER_LAYOUT:
+            conn.exec_driver_sql(statement)
 
 
 def _finish(conn: Connection, cells: int) -> None:
