@@ -7,6 +7,7 @@ import streamlit as st
 import store
 from charts.palette import format_total
 from metrics.privacy import SHOWN_AS
+from tracker.goals import month_index
 from ui import access, data
 from ui.frame import require_frame
 
@@ -37,7 +38,7 @@ columns[2].metric("Lab results", format_total(labs),
 columns[3].metric("Measures in the catalog", f"{loaded['measures']:,}")
 # The range is too wide for a fifth of the page: the count goes in the card, the range
 # under it, in the caption.
-span = (int(last[:4]) - int(first[:4])) * 12 + int(last[5:7]) - int(first[5:7]) + 1 if first else 0
+span = month_index(last) - month_index(first) + 1 if first else 0
 columns[4].metric("Months", f"{span:,}" if first else "none",
                   help=f"From {first} to {last}." if first else None)
 

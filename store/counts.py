@@ -34,7 +34,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sqlalchemy import (
-    DDL,
     Column,
     Connection,
     DateTime,
@@ -97,17 +96,11 @@ result_counts = Table(
 # On PostgreSQL the table is a heap beside its indexes, and there the eleven-column key was an
 # index nearly as large as the table (609 MB against 676 MB at 10M rows): a request read its
 # measure's months through both. The server's tables have a narrow index on measure and month
-# instead (28 MB): the bench's requests at 10M rows, median 44.5 -> 37 ms, p95 150 -> 75 ms.
-# No write can break the key the constraint stood for: the cells are grouped by the whole key
-# wherever they are made (`CountBuilder`, `counts_select`).
+# instead (28 MB): the bench's requests at 10M rows, median 44.5 -> 40.1 ms, p95 158 -> 87
+# ms (bench/RESULTS.md). No write can break the key the constraint stood for: the cells are
+# grouped by the whole key wherever they are made (`CountBuilder`, `counts_select`).
+# `_server_layout` gives it to the table when it is made and to one made before.
 SERVER_INDEX = "ix_result_counts_measure_period"
-_SERVER_LAYOUT = (
-    "ALTER TABLE result_counts DROP CONSTRAINT IF EXISTS pk_result_counts",
-    f"CREATE INDEX IF NOT EXISTS {SERVER_INDEX} ON result_counts (measure_id, period)",
-)
-for _statement in _SERVER_LAYOUT:
-    event.listen(result_counts, "after_create",
-                 DDL(_statement).execute_if(dialect="postgresql"))
 
 result_groups = Table(
     "result_groups",
@@ -258,17 +251,25 @@ def _clear(conn: Connection) -> None:
 
 
 def _server_layout(conn: Connection) -> None:
-    """Give a PostgreSQL count table made before `SERVER_INDEX` its layout, once. Only when
-    it lacks it: the ALTER TABLE locks readers out of the table until the import commits."""
+    """Give a PostgreSQL count table its layout (`SERVER_INDEX`, not the wide key) when it
+    lacks it: when it is made, and once for a table made before. Only then: the ALTER TABLE
+    locks readers out of the table until the import commits."""
     if conn.dialect.name != "postgresql":
         return
     old_key = conn.exec_driver_sql(
         "SELECT 1 FROM pg_constraint WHERE conname = 'pk_result_counts' "
         "AND conrelid = 'result_counts'::regclass").first()
     narrow = conn.exec_driver_sql(f"SELECT to_regclass('{SERVER_INDEX}')").scalar()
-    if old_key or narrow is None:
-        for statement in _SERVER_LAYOUT:
-            conn.exec_driver_sql(statement)
+    if old_key:
+        conn.exec_driver_sql("ALTER TABLE result_counts DROP CONSTRAINT pk_result_counts")
+    if narrow is None:
+        conn.exec_driver_sql(
+            f"CREATE INDEX {SERVER_INDEX} ON result_counts (measure_id, period)")
+
+
+@event.listens_for(result_counts, "after_create")
+def _made(_table, conn: Connection, **_options) -> None:
+    _server_layout(conn)
 
 
 def _finish(conn: Connection, cells: int) -> None:

@@ -84,7 +84,7 @@ def show_largest_gaps(gaps: pd.DataFrame, top: int) -> None:
     """The largest gaps as the chart ranks them, formatted as people read them (the raw
     columns are in the exports)."""
     shown = gaps.head(top)
-    units = shown["unit"] if "unit" in shown else pd.Series("%", index=shown.index)
+    units = shown["unit"]  # (None: percent)
     table = pd.DataFrame({
         "Measure": shown["measure_name"].astype(str),
         "By": shown["stratifier"].map(palette.stratifier_label),
